@@ -1,0 +1,68 @@
+"""What caused a pipeline run: a blob version or a scheduled slot.
+
+Both the event path and the sweep describe a blob the same way, so the ledger key they compute for
+one blob version is identical whichever path sees it first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+def normalise_etag(raw: str) -> str:
+    """One spelling per ETag: the SDK quotes it (`"0x8D.."`), Event Grid does not (`0x8D..`)."""
+    value = raw.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"').strip()
+
+
+@dataclass(frozen=True)
+class BlobVersion:
+    """One version of one blob, as seen by an event or a listing."""
+
+    container: str
+    name: str
+    etag: str
+    size: int | None = None
+    url: str | None = None
+    last_modified: datetime | None = None
+    api: str | None = None
+
+    @property
+    def folder(self) -> str:
+        """The blob's folder inside its container ("" at the root)."""
+        return self.name.rpartition("/")[0]
+
+    @property
+    def file_name(self) -> str:
+        return self.name.rpartition("/")[2]
+
+    @property
+    def ledger_subject(self) -> str:
+        return f"blob:{self.container}/{self.name}"
+
+    def describe(self) -> dict[str, object]:
+        return {"container": self.container, "blob": self.name, "etag": self.etag}
+
+
+@dataclass(frozen=True)
+class ScheduledSlot:
+    """One scheduled time of a recurrence or cron trigger (aware UTC)."""
+
+    at: datetime
+
+    @property
+    def ledger_subject(self) -> str:
+        return "schedule"
+
+    @property
+    def etag(self) -> str:
+        return self.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def describe(self) -> dict[str, object]:
+        return {"slot": self.etag}
+
+
+Firing = BlobVersion | ScheduledSlot

@@ -1,0 +1,244 @@
+"""The ledger: one record per (trigger, blob version or scheduled slot), so each fires exactly once.
+
+Records live as small JSON blobs in the `AzureWebJobsStorage` account. A claim is a conditional create
+(`If-None-Match: *`): of two concurrent deliveries, or an event and the sweep, only one wins and POSTs.
+Later changes use `If-Match` on the record's own ETag.
+
+States: `claimed` (a submission is under way; the claim expires after a lease so a crash does not lose
+the blob) -> `submitted` (final: never submitted again) | `released` (a transient failure; the next
+delivery may claim it again) | `failed` (permanent, ambiguous, or out of attempts; an operator replays it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import ContainerClient
+
+from .firing import Firing
+from .settings import float_setting, get_setting
+
+CLAIMED, SUBMITTED, RELEASED, FAILED = "claimed", "submitted", "released", "failed"
+DEFAULT_CONTAINER = "pipeline-bridge-ledger"
+RUNS_PREFIX = "runs/"
+_ensured_containers: set[str] = set()
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def entry_key(trigger: str, firing: Firing) -> str:
+    """A fixed-length key, so any legal blob name (1,024 chars, unicode, `%`, `#`, `?`) is safe in it."""
+    text = f"{trigger}\n{firing.ledger_subject}\n{firing.etag}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class LedgerEntry:
+    key: str
+    trigger: str
+    state: str
+    firing: dict[str, Any]
+    created_at: str
+    updated_at: str
+    attempts: int = 0
+    lease_until: str | None = None
+    claim_id: str | None = None
+    run_id: str | None = None
+    submitted_at: str | None = None
+    error: dict[str, Any] | None = None
+    request: dict[str, Any] | None = None
+    replays: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def blob_name(self) -> str:
+        return f"{RUNS_PREFIX}{self.trigger}/{self.key}.json"
+
+    def lease_expired(self, now: datetime) -> bool:
+        return self.lease_until is None or parse_iso(self.lease_until) <= now
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LedgerEntry:
+        raw = json.loads(data)
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This invocation owns the entry until `entry.lease_until`."""
+
+    entry: LedgerEntry
+    record_etag: str
+    taken_over: bool
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Someone else has, or had, this firing: `reason` is submitted, failed or in_progress."""
+
+    reason: str
+    entry: LedgerEntry
+
+
+class Ledger:
+    def __init__(self, container: ContainerClient, lease_seconds: float = 600, max_attempts: int = 8) -> None:
+        self.container = container
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+
+    @classmethod
+    def from_settings(cls) -> Ledger:
+        from .storage import blob_service
+
+        connection = get_setting("PIPELINE_LEDGER_CONNECTION", "AzureWebJobsStorage") or "AzureWebJobsStorage"
+        name = get_setting("PIPELINE_LEDGER_CONTAINER", DEFAULT_CONTAINER) or DEFAULT_CONTAINER
+        return cls(
+            blob_service(connection).get_container_client(name),
+            lease_seconds=float_setting("PIPELINE_CLAIM_LEASE_SECONDS", 600),
+            max_attempts=int(float_setting("PIPELINE_MAX_DELIVERY_ATTEMPTS", 8)),
+        )
+
+    def ensure_container(self) -> None:
+        """Create the ledger container once per process (a round trip saved on every later invocation)."""
+        if self.container.url in _ensured_containers:
+            return
+        with contextlib.suppress(ResourceExistsError):
+            self.container.create_container()
+        _ensured_containers.add(self.container.url)
+
+    # -- reading -----------------------------------------------------------------------------------
+    def read(self, blob_name: str) -> tuple[LedgerEntry, str] | None:
+        try:
+            download = self.container.get_blob_client(blob_name).download_blob()
+        except ResourceNotFoundError:
+            return None
+        return LedgerEntry.from_bytes(download.readall()), str(download.properties.etag)
+
+    def find(self, key_or_prefix: str) -> list[LedgerEntry]:
+        """Entries whose key starts with the given text (operators paste short keys)."""
+        return [entry for entry in self.entries() if entry.key.startswith(key_or_prefix)]
+
+    def entries(self, trigger: str | None = None, states: set[str] | None = None) -> Iterator[LedgerEntry]:
+        self.ensure_container()
+        prefix = f"{RUNS_PREFIX}{trigger}/" if trigger else RUNS_PREFIX
+        for item in self.container.list_blobs(name_starts_with=prefix, include=["metadata"]):
+            if states and (item.metadata or {}).get("state") not in states:
+                continue
+            found = self.read(item.name)
+            if found is not None:
+                yield found[0]
+
+    # -- writing -----------------------------------------------------------------------------------
+    def _write(self, entry: LedgerEntry, *, if_match: str | None = None, create: bool = False) -> str:
+        entry.updated_at = iso(utc_now())
+        client = self.container.get_blob_client(entry.blob_name)
+        kwargs: dict[str, Any] = {"metadata": {"state": entry.state, "trigger": entry.trigger}}
+        if create:
+            kwargs["overwrite"] = False
+        else:
+            kwargs["overwrite"] = True
+            if if_match is not None:
+                kwargs.update(etag=if_match, match_condition=MatchConditions.IfNotModified)
+        result = client.upload_blob(entry.to_bytes(), **kwargs)
+        return str(result["etag"])
+
+    def claim(self, trigger: str, firing: Firing, request: dict[str, Any] | None) -> Claim | Refusal:
+        """Take the firing for this invocation, or say why not."""
+        self.ensure_container()
+        now = utc_now()
+        entry = LedgerEntry(
+            key=entry_key(trigger, firing),
+            trigger=trigger,
+            state=CLAIMED,
+            firing=firing.describe(),
+            created_at=iso(now),
+            updated_at=iso(now),
+            attempts=1,
+            lease_until=iso(now + self.lease),
+            claim_id=uuid.uuid4().hex,
+            request=request,
+        )
+        try:
+            return Claim(entry, self._write(entry, create=True), taken_over=False)
+        except ResourceExistsError:
+            pass
+        found = self.read(entry.blob_name)
+        if found is None:  # removed between the two calls: try once more from scratch
+            return self.claim(trigger, firing, request)
+        existing, record_etag = found
+        if existing.state == SUBMITTED:
+            return Refusal("submitted", existing)
+        if existing.state == FAILED:
+            return Refusal("failed", existing)
+        if existing.state == CLAIMED and not existing.lease_expired(now):
+            return Refusal("in_progress", existing)
+        return self._take_over(existing, record_etag, request, now)
+
+    def _take_over(self, existing: LedgerEntry, record_etag: str, request: dict[str, Any] | None,
+                   now: datetime) -> Claim | Refusal:
+        previous_state = existing.state
+        existing.history.append({"at": iso(now), "state": previous_state, "error": existing.error})
+        existing.state = CLAIMED
+        existing.attempts += 1
+        existing.lease_until = iso(now + self.lease)
+        existing.claim_id = uuid.uuid4().hex
+        existing.request = request or existing.request
+        try:
+            etag = self._write(existing, if_match=record_etag)
+        except (ResourceModifiedError, ResourceExistsError):
+            return Refusal("in_progress", existing)
+        return Claim(existing, etag, taken_over=previous_state == CLAIMED)
+
+    def record_submitted(self, claim: Claim, run_id: str | None) -> None:
+        """Final: written unconditionally, because a run exists whatever happened to the lease."""
+        entry = claim.entry
+        entry.state = SUBMITTED
+        entry.run_id = run_id
+        entry.submitted_at = iso(utc_now())
+        entry.lease_until = None
+        entry.error = None
+        self._write(entry)
+
+    def record_failure(self, claim: Claim, error: dict[str, Any], *, retryable: bool) -> str:
+        """`released` when another delivery may retry, else `failed`; returns the state written."""
+        entry = claim.entry
+        exhausted = entry.attempts >= self.max_attempts
+        entry.state = RELEASED if retryable and not exhausted else FAILED
+        entry.error = dict(error, out_of_attempts=True) if retryable and exhausted else error
+        entry.lease_until = None
+        self._write(entry)
+        return entry.state
+
+    def reopen(self, entry: LedgerEntry) -> Claim | Refusal:
+        """Claim a `failed` entry for an operator's replay; anything else is refused."""
+        found = self.read(entry.blob_name)
+        if found is None:
+            raise KeyError(f"ledger entry {entry.key} no longer exists")
+        current, record_etag = found
+        if current.state != FAILED:
+            return Refusal(current.state, current)
+        current.replays += 1
+        return self._take_over(current, record_etag, None, utc_now())

@@ -1,0 +1,35 @@
+"""Structured decision logs: one line per decision, `event=<name> key=value ...`.
+
+Operators answer "which blob caused which run, and why not that one" by querying these lines in
+Application Insights (the Functions host forwards the standard logging records; no extra SDK needed).
+Values are quoted JSON-style when they hold spaces or quotes so a line parses back unambiguously.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+LOGGER = logging.getLogger("pipeline_bridge")
+_BARE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+
+
+def format_value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    if isinstance(value, str) and _BARE.match(value):
+        return value
+    if isinstance(value, str):
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+def format_decision(event: str, fields: dict[str, Any]) -> str:
+    parts = [f"event={event}"]
+    parts.extend(f"{key}={format_value(value)}" for key, value in fields.items() if value is not None)
+    return " ".join(parts)
+
+
+def log_decision(event: str, level: int = logging.INFO, **fields: Any) -> None:
+    LOGGER.log(level, format_decision(event, fields), extra={"decision": event, "fields": fields})

@@ -1,0 +1,76 @@
+"""Blob service clients for the connections the configuration names, following the Functions convention.
+
+`<NAME>` may hold a connection string (`UseDevelopmentStorage=true` for Azurite), or the app uses
+identity-based settings `<NAME>__blobServiceUri` / `<NAME>__serviceUri` / `<NAME>__accountName` with
+`<NAME>__credential` and `<NAME>__clientId`, exactly as the Functions host reads them.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from azure.core.credentials import TokenCredential
+from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+from azure.storage.blob import BlobServiceClient
+
+from .endpoints import endpoint_problem
+from .settings import get_setting
+
+
+class StorageSettingError(LookupError):
+    """A connection's settings are missing or unusable; the message names the settings."""
+
+
+def _identity(connection: str) -> TokenCredential:
+    client_id = get_setting(f"{connection}__clientId")
+    if (get_setting(f"{connection}__credential") or "").lower() == "managedidentity":
+        return ManagedIdentityCredential(client_id=client_id)
+    return DefaultAzureCredential(managed_identity_client_id=client_id, exclude_interactive_browser_credential=True)
+
+
+def _service_uri(connection: str) -> str | None:
+    uri = get_setting(f"{connection}__blobServiceUri") or get_setting(f"{connection}__serviceUri")
+    if uri:
+        return uri
+    account = get_setting(f"{connection}__accountName")
+    return f"https://{account}.blob.core.windows.net" if account else None
+
+
+def _settings_fingerprint(connection: str) -> tuple[str | None, ...]:
+    suffixes = ("", "__blobServiceUri", "__serviceUri", "__accountName", "__credential", "__clientId")
+    return tuple(get_setting(connection + suffix) for suffix in suffixes)
+
+
+def _build_client(connection: str) -> BlobServiceClient:
+    connection_string = get_setting(connection)
+    if connection_string:
+        try:
+            return BlobServiceClient.from_connection_string(connection_string)
+        except ValueError as error:
+            raise StorageSettingError(
+                f"app setting {connection} is not a usable storage connection string ({error})"
+            ) from None
+    uri = _service_uri(connection)
+    if uri is None:
+        raise StorageSettingError(
+            f"storage connection {connection!r} is not configured: set the app setting {connection} (a "
+            f"connection string) or {connection}__blobServiceUri / {connection}__serviceUri / "
+            f"{connection}__accountName (identity-based)"
+        )
+    if problem := endpoint_problem(uri):
+        raise StorageSettingError(f"{connection}__blobServiceUri {problem}")
+    return BlobServiceClient(account_url=uri, credential=_identity(connection))
+
+
+_clients: dict[tuple[str, tuple[str | None, ...]], BlobServiceClient] = {}
+_lock = threading.Lock()
+
+
+def blob_service(connection: str) -> BlobServiceClient:
+    """A client per connection, reused across invocations (connections and tokens are cached in it)."""
+    key = (connection, _settings_fingerprint(connection))
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = _build_client(connection)
+        return client

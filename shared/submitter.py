@@ -1,0 +1,277 @@
+"""Sends a built request to its pipeline service: token, timeouts, retries, typed errors.
+
+Retry policy (`../shared/reference/pipeline-apis.md` §5): 408/429/500/502/503/504 and failures to
+connect are retried with exponential backoff and jitter, honouring `Retry-After`; a 401 gets one fresh
+token; other statuses are permanent. The services have no idempotency key, so a request that may have
+reached the service (read timeout, connection dropped after sending) is *not* retried: it is reported
+as `ambiguous` and left for an operator to check and replay, rather than risking a second run.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from azure.core.exceptions import ClientAuthenticationError
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+
+from .credentials import TokenProvider
+from .endpoints import endpoint_problem
+from .settings import float_setting
+from .targets import PipelineRequest, target_kind
+
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
+CORRELATION_HEADERS = ("x-ms-request-id", "x-ms-correlation-request-id", "x-request-id", "x-ms-client-request-id")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    budget: float = 120.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+
+    @classmethod
+    def from_settings(cls) -> RetryPolicy:
+        return cls(
+            max_attempts=max(1, int(float_setting("PIPELINE_MAX_ATTEMPTS", 5))),
+            base_delay=float_setting("PIPELINE_RETRY_BASE_SECONDS", 1.0),
+            max_delay=float_setting("PIPELINE_RETRY_MAX_SECONDS", 30.0),
+            budget=float_setting("PIPELINE_RETRY_BUDGET_SECONDS", 120.0),
+            connect_timeout=float_setting("PIPELINE_CONNECT_TIMEOUT_SECONDS", 10.0),
+            read_timeout=float_setting("PIPELINE_READ_TIMEOUT_SECONDS", 60.0),
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: spreads retries from many blobs so they do not hit the service in step."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+@dataclass
+class SubmitError(Exception):
+    """A submission that did not produce a run; fields are safe to log and store (no token)."""
+
+    message: str
+    status: int | None = None
+    code: str | None = None
+    correlation: dict[str, Any] = field(default_factory=dict)
+    transient: bool = False
+    ambiguous: bool = False
+    attempts: int = 1
+
+    def __str__(self) -> str:
+        status = f"HTTP {self.status}" if self.status is not None else "no response"
+        code = f" {self.code}" if self.code else ""
+        return f"{status}{code}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "correlation": self.correlation,
+            "transient": self.transient,
+            "ambiguous": self.ambiguous,
+            "attempts": self.attempts,
+        }
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    run_id: str | None
+    status: int
+    attempts: int
+    latency: float
+    response: Any
+
+
+def redact(text: str, secret: str | None = None) -> str:
+    """Remove bearer tokens (and the known token) from text that may be logged or stored."""
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    return _BEARER.sub("Bearer [redacted]", text)
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """`Retry-After` as seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    current = now if now is not None else datetime.now(UTC).timestamp()
+    return max(0.0, moment.timestamp() - current)
+
+
+def service_error(response: requests.Response, token: str | None) -> tuple[str | None, str, dict[str, Any]]:
+    """The service's error code, message and correlation ids from an AML or ARM style error body."""
+    correlation = {name: response.headers[name] for name in CORRELATION_HEADERS if name in response.headers}
+    code, message = None, (response.reason or "").strip()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("Error") or body.get("error")
+        if isinstance(error, dict):
+            code = error.get("Code") or error.get("code")
+            message = error.get("Message") or error.get("message") or message
+        elif isinstance(error, str):
+            message = error
+        if isinstance(body.get("Correlation"), dict):
+            correlation.update({str(k): v for k, v in body["Correlation"].items()})
+    elif response.text:
+        message = response.text[:500]
+    return (str(code) if code else None), redact(str(message), token), correlation
+
+
+def connection_never_made(error: requests.ConnectionError) -> bool:
+    """True when the request cannot have reached the service (safe to retry without a duplicate run)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, NewConnectionError | ConnectionRefusedError):
+            return True
+        cause = cause.__context__ or cause.__cause__ or (cause.args[0] if cause.args and
+                                                          isinstance(cause.args[0], BaseException) else None)
+    return False
+
+
+class Submitter:
+    """One HTTP session and one token provider per process, shared by every invocation."""
+
+    def __init__(
+        self,
+        tokens: TokenProvider | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.tokens = tokens or TokenProvider()
+        self.fixed_policy = policy
+        self.sleep = sleep
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64, max_retries=0)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The given policy, else the app settings' (read per call: cheap, and tests change them)."""
+        return self.fixed_policy or RetryPolicy.from_settings()
+
+    def submit(self, request: PipelineRequest) -> SubmitResult:
+        if problem := endpoint_problem(request.url):
+            raise SubmitError(f"refusing to send: endpoint {problem}", code="InsecureEndpoint")
+        started = time.monotonic()
+        policy = self.policy
+        attempt, refreshed = 0, False
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(request, attempt, started, policy)
+            except _Retry as retry:
+                if retry.refresh_token and not refreshed:
+                    refreshed = True
+                    self.tokens.forget(request.client_id)
+                    continue
+                error = retry.error
+                error.attempts = attempt
+                elapsed = time.monotonic() - started
+                delay = retry.delay if retry.delay is not None else policy.backoff(attempt)
+                if retry.refresh_token or attempt >= policy.max_attempts or elapsed + delay > policy.budget:
+                    raise error from None
+                self.sleep(delay)
+
+    def _attempt(self, request: PipelineRequest, attempt: int, started: float, policy: RetryPolicy) -> SubmitResult:
+        try:
+            token = self.tokens.token(request.scope, request.client_id).token
+        except ClientAuthenticationError as error:
+            reason = redact(error.message or str(error))
+            raise _Retry(SubmitError(f"could not get a token for {request.scope}: {reason}",
+                                     code="TokenUnavailable", transient=True)) from None
+        headers = {**request.headers, "Authorization": f"Bearer {token}"}
+        try:
+            response = self.session.request(
+                request.method,
+                request.url,
+                data=json.dumps(request.body).encode("utf-8"),
+                headers=headers,
+                timeout=(policy.connect_timeout, policy.read_timeout),
+            )
+        except requests.ConnectionError as error:
+            if connection_never_made(error):
+                raise _Retry(SubmitError(f"could not connect to the endpoint: {type(error).__name__}",
+                                         code="ConnectionFailed", transient=True)) from None
+            raise SubmitError(
+                "the connection failed after the request was sent; the service may have started the run, "
+                "so it is not retried automatically: check for the run before replaying",
+                code="AmbiguousConnectionError", ambiguous=True, attempts=attempt) from None
+        except requests.Timeout:
+            raise SubmitError(
+                f"no response within {policy.read_timeout:g}s after the request was sent; the service may "
+                "have started the run, so it is not retried automatically: check for the run before replaying",
+                code="ReadTimeout", ambiguous=True, attempts=attempt) from None
+        if 200 <= response.status_code < 300:
+            try:
+                payload = response.json()
+            except ValueError:
+                payload = None
+            return SubmitResult(
+                run_id=target_kind(request.kind).run_id(payload),
+                status=response.status_code,
+                attempts=attempt,
+                latency=time.monotonic() - started,
+                response=payload,
+            )
+        code, message, correlation = service_error(response, token)
+        transient = response.status_code in TRANSIENT_STATUSES
+        error = SubmitError(message, status=response.status_code, code=code, correlation=correlation,
+                            transient=transient, attempts=attempt)
+        if response.status_code == 401:
+            raise _Retry(error, refresh_token=True)
+        if transient:
+            raise _Retry(error, delay=retry_after_seconds(response.headers.get("Retry-After")))
+        raise error
+
+
+class _Retry(Exception):
+    """Internal: this attempt failed in a way worth another attempt."""
+
+    def __init__(self, error: SubmitError, delay: float | None = None, refresh_token: bool = False) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.delay = delay
+        self.refresh_token = refresh_token
+
+
+_shared: Submitter | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_submitter() -> Submitter:
+    """The process-wide submitter (reused across invocations for its token cache and connections)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Submitter()
+        return _shared

@@ -1,0 +1,18 @@
+"""The pipeline services the bridge can start runs on, by `pipeline.kind`."""
+
+from __future__ import annotations
+
+from . import published_pipeline
+from .request import PipelineRequest
+from .spec import PipelineTarget, TargetKind
+
+TARGET_KINDS: dict[str, TargetKind] = {kind.name: kind for kind in (published_pipeline.KIND,)}
+
+DEFAULT_KIND = published_pipeline.KIND.name
+
+
+def target_kind(name: str) -> TargetKind:
+    return TARGET_KINDS[name]
+
+
+__all__ = ["DEFAULT_KIND", "TARGET_KINDS", "PipelineRequest", "PipelineTarget", "TargetKind", "target_kind"]

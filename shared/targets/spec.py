@@ -1,0 +1,59 @@
+"""What every target kind shares: the validated pipeline section and the kind's interface.
+
+Each kind is one small module that supplies a `TargetKind`; the submitter, retries, ledger and logging
+never look at the kind, so adding one is an addition, not a change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..firing import Firing
+from ..validation import FieldReader
+from .request import PipelineRequest
+
+SCOPE_MANAGEMENT = "https://management.azure.com/.default"
+SCOPE_MACHINE_LEARNING = "https://ml.azure.com/.default"
+
+
+@dataclass(frozen=True)
+class DataPath:
+    datastore_name: str
+    relative_path: str
+
+
+@dataclass(frozen=True)
+class PipelineTarget:
+    """The `pipeline` section of a trigger, validated; `options` holds the kind's own fields."""
+
+    kind: str
+    endpoint: str
+    scope: str
+    experiment_name: str | None = None
+    parameter_assignments: dict[str, str] = field(default_factory=dict)
+    datastore_name: str | None = None
+    data_path_parameter_name: str | None = None
+    data_path_assignments: dict[str, DataPath] = field(default_factory=dict)
+    continue_on_step_failure: bool | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    client_id: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TargetKind:
+    """One kind of pipeline service.
+
+    `check` reads the kind's own fields (named in `option_fields`) and returns them as `options`;
+    `build` is pure: (target, firing) -> request; `run_id` finds the run id in a 2xx response body.
+    """
+
+    name: str
+    default_scope: str
+    option_fields: frozenset[str]
+    check: Callable[[FieldReader, bool], dict[str, Any]]
+    build: Callable[[PipelineTarget, Firing], PipelineRequest]
+    run_id: Callable[[Any], str | None]

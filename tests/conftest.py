@@ -1,0 +1,83 @@
+"""Real parts for every test: Azurite, a managed-identity endpoint and a pipeline stand-in, started
+once per session on free loopback ports; each test gets its own ledger container and settings."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
+from tests.support.azurite import Azurite
+from tests.support.identity import IdentityEndpoint
+from tests.support.standin import PipelineStandIn
+
+BRIDGE_SETTINGS = (
+    "PIPELINE_TRIGGERS", "PIPELINE_TRIGGERS_FILE", "AZURE_CLIENT_ID", "MSI_ENDPOINT", "MSI_SECRET",
+    "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_SERVER_THUMBPRINT",
+)
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    server = Azurite().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def identity() -> Iterator[IdentityEndpoint]:
+    endpoint = IdentityEndpoint().start()
+    yield endpoint
+    endpoint.stop()
+
+
+@pytest.fixture(scope="session")
+def standin(identity: IdentityEndpoint) -> Iterator[PipelineStandIn]:
+    service = PipelineStandIn(identity).start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def bridge_env(monkeypatch: pytest.MonkeyPatch, azurite: Azurite, identity: IdentityEndpoint,
+               standin: PipelineStandIn) -> dict[str, str]:
+    """App settings as the Functions host would provide them, pointing at the local services."""
+    for name in BRIDGE_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    settings = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "PIPELINE_LEDGER_CONTAINER": f"ledger-{uuid.uuid4().hex[:12]}",
+        "PIPELINE_RETRY_BASE_SECONDS": "0.01",
+        "PIPELINE_RETRY_MAX_SECONDS": "0.05",
+        "PIPELINE_READ_TIMEOUT_SECONDS": "5",
+        **identity.environment(),
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    standin.reset()
+    identity.failures_to_inject.clear()
+    return settings
+
+
+@pytest.fixture
+def blob_service(azurite: Azurite) -> BlobServiceClient:
+    return BlobServiceClient.from_connection_string(azurite.connection_string)
+
+
+@pytest.fixture
+def container(blob_service: BlobServiceClient) -> ContainerClient:
+    client = blob_service.get_container_client(f"uploads-{uuid.uuid4().hex[:10]}")
+    client.create_container()
+    return client
+
+
+@pytest.fixture
+def set_triggers(monkeypatch: pytest.MonkeyPatch, bridge_env: dict[str, str]) -> Callable[[list[Any]], None]:
+    def apply(triggers: list[Any]) -> None:
+        monkeypatch.setenv("PIPELINE_TRIGGERS", json.dumps(triggers))
+
+    return apply

@@ -1,0 +1,84 @@
+"""A local managed-identity endpoint speaking the App Service protocol (`IDENTITY_ENDPOINT` +
+`IDENTITY_HEADER`, api-version 2019-08-01), so the real azure-identity fetches real-looking tokens.
+
+Every token it issues is remembered with its resource and client id, so the pipeline stand-in can
+check that a request carries a token for the right scope.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from .http_server import LoopbackServer, Reply, Request
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    resource: str
+    client_id: str | None
+
+
+class IdentityEndpoint:
+    def __init__(self, lifetime_seconds: int = 3600) -> None:
+        self.secret_header = uuid.uuid4().hex
+        self.lifetime = lifetime_seconds
+        self.issued: dict[str, IssuedToken] = {}
+        self.requests: list[dict[str, str | None]] = []
+        self.failures_to_inject: list[int] = []
+        self.revoked: set[str] = set()
+        self._lock = threading.Lock()
+        self.server = LoopbackServer()
+        self.server.route("GET", r"/msi/token", self._token)
+
+    @property
+    def url(self) -> str:
+        return f"{self.server.base_url}/msi/token"
+
+    def environment(self) -> dict[str, str]:
+        return {"IDENTITY_ENDPOINT": self.url, "IDENTITY_HEADER": self.secret_header}
+
+    def start(self) -> IdentityEndpoint:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        with self._lock:
+            self.failures_to_inject.extend([status] * times)
+
+    def revoke_all(self) -> None:
+        """Tokens issued so far stop being accepted (the stand-in then answers 401)."""
+        with self._lock:
+            self.revoked.update(self.issued)
+
+    def token_info(self, token: str) -> IssuedToken | None:
+        with self._lock:
+            return None if token in self.revoked else self.issued.get(token)
+
+    def _token(self, request: Request) -> Reply:
+        resource = (request.query.get("resource") or [""])[0]
+        client_id = (request.query.get("client_id") or [None])[0]
+        with self._lock:
+            self.requests.append({"resource": resource, "client_id": client_id})
+            if self.failures_to_inject:
+                status = self.failures_to_inject.pop(0)
+                return Reply(status, {"error": "unavailable", "error_description": "injected identity failure"})
+        if request.headers.get("x-identity-header") != self.secret_header:
+            return Reply(401, {"error": "unauthorized", "error_description": "X-IDENTITY-HEADER is wrong"})
+        if (request.query.get("api-version") or [""])[0] != "2019-08-01":
+            return Reply(400, {"error": "bad_request", "error_description": "unsupported api-version"})
+        token = f"local-token-{uuid.uuid4().hex}"
+        with self._lock:
+            self.issued[token] = IssuedToken(resource=resource, client_id=client_id)
+        return Reply(200, {
+            "access_token": token,
+            "expires_on": str(int(time.time()) + self.lifetime),
+            "resource": resource,
+            "token_type": "Bearer",
+            "client_id": client_id or "00000000-0000-0000-0000-000000000000",
+        })

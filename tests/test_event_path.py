@@ -1,0 +1,264 @@
+"""The event path end to end: real blobs in Azurite, the event Event Grid would send, `main` called
+the way the host calls it, real azure-identity, and the pipeline stand-in."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from azure.storage.blob import ContainerClient
+
+from shared.event_path import RetryLaterError
+from shared.ledger import FAILED, SUBMITTED, Ledger
+from tests.support.host import blob_created_event, load_function
+from tests.support.standin import PipelineStandIn
+from tests.support.triggers import watch_trigger
+
+Setter = Callable[[list[Any]], None]
+
+
+@pytest.fixture(scope="module")
+def blob_function():
+    return load_function("blob_trigger")
+
+
+def upload(container: ContainerClient, name: str, data: bytes = b"a,b\n1,2\n"):
+    blob = container.get_blob_client(name)
+    blob.upload_blob(data, overwrite=True)
+    return blob
+
+
+def test_top_level_blob_becomes_one_run_with_the_documented_body(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    blob = upload(container, "2026-11-25.csv")
+
+    blob_function.invoke(blob_created_event(blob))
+
+    assert len(standin.runs) == 1
+    request = standin.requests[0]
+    assert request.body == {
+        "ExperimentName": "exp-landing",
+        "ParameterAssignments": {"input_string": "sample_string3", "threshold": "0.5"},
+        "DataPathAssignments": {
+            "input_datapath": {"DataStoreName": "workspaceblobstore", "RelativePath": "2026-11-25.csv"}
+        },
+        "RunSource": "SDK",
+    }
+    assert request.token_resource == "https://management.azure.com"
+    assert request.headers["content-type"] == "application/json"
+
+
+def test_blob_in_a_subfolder_never_triggers(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    blob = upload(container, "archive/old.csv")
+
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(blob_created_event(blob))
+
+    assert standin.requests == []
+    assert any("event=skipped" in r.message and "reason=subfolder" in r.message and "archive/old.csv" in r.message
+               for r in caplog.records)
+
+
+def test_folder_watch_takes_its_files_but_not_its_subfolders_or_neighbours(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("incoming", container.container_name, standin.published_pipeline_url(),
+                                folder="incoming/")])
+    for name in ("incoming/a.csv", "incoming/deeper/b.csv", "incomingx/c.csv", "d.csv", "incoming/"):
+        blob_function.invoke(blob_created_event(upload(container, name)))
+
+    assert [r.body["DataPathAssignments"]["input_datapath"]["RelativePath"] for r in standin.requests] == [
+        "incoming/a.csv"
+    ]
+
+
+def test_suffix_filter_and_empty_blobs(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("csv-only", container.container_name, standin.published_pipeline_url(),
+                                blob_path_ends_with=".csv")])
+    blob_function.invoke(blob_created_event(upload(container, "notes.txt")))
+    blob_function.invoke(blob_created_event(upload(container, "placeholder.csv", b"")))
+    blob_function.invoke(blob_created_event(upload(container, "data.csv")))
+
+    assert [r.body["DataPathAssignments"]["input_datapath"]["RelativePath"] for r in standin.requests] == [
+        "data.csv"
+    ]
+
+
+def test_empty_blobs_trigger_when_the_trigger_asks_for_them(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("all", container.container_name, standin.published_pipeline_url(),
+                                ignore_empty_blobs=False)])
+    blob_function.invoke(blob_created_event(upload(container, "marker.done", b"")))
+    assert len(standin.runs) == 1
+
+
+def test_adls_create_file_does_not_trigger_but_flush_with_close_does_once(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("lake", container.container_name, standin.published_pipeline_url(),
+                                ignore_empty_blobs=False)])
+    blob = upload(container, "lake.parquet", b"")
+    blob_function.invoke(blob_created_event(blob, api="CreateFile"))
+    assert standin.requests == []
+
+    blob.upload_blob(b"PAR1 real content", overwrite=True)
+    flush = blob_created_event(blob, api="FlushWithClose")
+    blob_function.invoke(flush)
+    blob_function.invoke(flush)
+    assert len(standin.runs) == 1
+
+
+def test_the_same_event_three_times_and_concurrently_is_one_run(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    event = blob_created_event(upload(container, "x.csv"))
+    outcomes: list[str] = []
+
+    def deliver() -> None:
+        try:
+            blob_function.invoke(event)
+            outcomes.append("ack")
+        except RetryLaterError:
+            outcomes.append("retry")
+
+    threads = [threading.Thread(target=deliver) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for _ in range(3):  # later redeliveries find the final record
+        deliver()
+
+    assert len(standin.runs) == 1
+    assert outcomes[-3:] == ["ack", "ack", "ack"]
+
+
+def test_overwrite_is_a_new_version_and_runs_again(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    blob = upload(container, "daily.csv", b"v1")
+    first = blob_created_event(blob)
+    blob_function.invoke(first)
+    upload(container, "daily.csv", b"v2")
+    blob_function.invoke(blob_created_event(blob))
+    blob_function.invoke(first)
+
+    assert len(standin.runs) == 2
+
+
+def test_two_triggers_on_one_container_each_submit_once(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([
+        watch_trigger("first", container.container_name, standin.published_pipeline_url("pp-a")),
+        watch_trigger("second", container.container_name, standin.published_pipeline_url("pp-b")),
+    ])
+    event = blob_created_event(upload(container, "shared.csv"))
+    blob_function.invoke(event)
+    blob_function.invoke(event)
+
+    assert sorted(run.path.rsplit("/", 1)[1] for run in standin.runs) == ["pp-a", "pp-b"]
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda e: e.update(eventType="Microsoft.Storage.BlobDeleted"), id="other-event-type"),
+        pytest.param(lambda e: e.pop("subject"), id="missing-subject"),
+        pytest.param(lambda e: e.update(subject="/blobServices/default/containers/x"), id="subject-without-blob"),
+        pytest.param(lambda e: e.update(data="not an object"), id="non-object-data"),
+        pytest.param(lambda e: e["data"].update(url="ftp://nowhere/x"), id="bad-url"),
+        pytest.param(lambda e: e["data"].pop("eTag"), id="missing-etag"),
+        pytest.param(lambda e: e["data"].update(contentLength="12"), id="string-length"),
+    ],
+)
+def test_unusable_events_are_acknowledged_and_logged(
+    mutate, blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    event = blob_created_event(upload(container, "x.csv"))
+    mutate(event)
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(event)
+    assert standin.requests == []
+    assert any("event=ignored" in r.message for r in caplog.records)
+
+
+def test_container_nobody_watches_is_acknowledged(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("landing", "some-other-container", standin.published_pipeline_url())])
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(blob_created_event(upload(container, "x.csv")))
+    assert standin.requests == []
+    assert any("reason=container_not_watched" in r.message for r in caplog.records)
+
+
+def test_transient_failure_then_success_is_one_run(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    standin.fail_next(503)
+    blob_function.invoke(blob_created_event(upload(container, "x.csv")))
+    assert len(standin.requests) == 2
+    assert len(standin.runs) == 1
+
+
+@pytest.mark.parametrize("status", [403, 404])
+def test_permanent_failure_is_recorded_with_the_request_and_acknowledged(
+    status: int, blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    standin.fail_next(status, message="Pipeline pp-1 was not found in workspace ws-1")
+    event = blob_created_event(upload(container, "x.csv"))
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(event)
+        blob_function.invoke(event)  # a redelivery does not hammer the service again
+
+    assert len(standin.requests) == 1
+    [entry] = list(Ledger.from_settings().entries())
+    assert entry.state == FAILED
+    assert entry.error["status"] == status
+    assert "was not found" in entry.error["message"]
+    assert entry.request["url"] == standin.published_pipeline_url()
+    assert entry.request["body"]["DataPathAssignments"]["input_datapath"]["RelativePath"] == "x.csv"
+    assert "Authorization" not in entry.request["headers"]
+    assert any(r.levelno == logging.ERROR and "event=failed" in r.message and f"status={status}" in r.message
+               for r in caplog.records)
+
+
+def test_transient_failure_that_outlasts_retries_raises_and_the_retry_succeeds(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PIPELINE_MAX_ATTEMPTS", "2")
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    standin.fail_next(500, times=2)
+    event = blob_created_event(upload(container, "x.csv"))
+    with pytest.raises(RetryLaterError):
+        blob_function.invoke(event)
+    assert standin.runs == []
+
+    blob_function.invoke(event)  # Event Grid's redelivery
+    assert len(standin.runs) == 1
+    [entry] = list(Ledger.from_settings().entries())
+    assert entry.state == SUBMITTED
+    assert entry.run_id == standin.runs[0].run_id
+    assert entry.attempts == 2
