@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .checkpoints import StateStore
 from .config import BridgeConfig, load_config
 from .ledger import Ledger
 from .submitter import Submitter, shared_submitter
@@ -18,6 +19,12 @@ class Runtime:
     config: BridgeConfig
     ledger: Ledger
     submitter: Submitter
+
+    @property
+    def state(self) -> StateStore:
+        """Schedule and sweep progress, kept beside the ledger records."""
+        self.ledger.ensure_container()
+        return StateStore(self.ledger.container)
 
 
 def current_runtime() -> Runtime:

@@ -1,0 +1,82 @@
+"""Recurrence and cron triggers: on each timer tick, fire the most recent due slot once.
+
+A slot is claimed in the ledger as (trigger, scheduled time), so a restart, a `past_due` tick or two
+hosts never fire it twice. After an outage only the most recent missed slot fires (Azure ML and the
+Functions timer behave the same way); the number skipped is logged. Per-trigger progress lives in a
+state document: where the schedule is anchored and the last slot settled.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from .checkpoints import StateStore
+from .config import Schedule, Trigger
+from .dispatch import FiringResult, Outcome, fire
+from .firing import ScheduledSlot
+from .ledger import iso, parse_iso
+from .logs import log_decision
+from .runtime import Runtime
+from .schedules import count_slots, describe, fires_on_first_tick, latest_slot
+
+SETTLED = (Outcome.SUBMITTED, Outcome.DUPLICATE, Outcome.FAILED)
+
+
+def minute_floor(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def arm(schedule: Schedule, now: datetime, previous: dict[str, Any]) -> dict[str, Any]:
+    """First sight of a schedule, or first tick after it was disabled or changed.
+
+    Slots before this tick's minute are history, except that a new recurrence without start_time
+    runs on this first tick. A resumed or changed schedule keeps its anchor (its cadence) and
+    continues from the next slot after this minute.
+    """
+    this_minute = minute_floor(now)
+    anchor = parse_iso(previous["anchor"]) if previous.get("anchor") else this_minute
+    if previous:
+        last = latest_slot(schedule, this_minute, anchor)
+    elif fires_on_first_tick(schedule):
+        last = None
+    else:
+        last = latest_slot(schedule, this_minute - timedelta(microseconds=1), anchor)
+    return {"definition": repr(schedule), "anchor": iso(anchor), "last_slot": last and iso(last)}
+
+
+def run_schedule(trigger: Trigger, runtime: Runtime, store: StateStore, now: datetime,
+                 past_due: bool) -> FiringResult | None:
+    schedule = trigger.schedule
+    assert schedule is not None
+    state_name = f"schedule/{trigger.name}"
+    state, etag = store.read(state_name)
+    if not trigger.active:
+        if state and not state.get("paused"):
+            store.write(state_name, {**state, "paused": True}, etag)
+        return None
+    armed = state.get("definition") != repr(schedule) or bool(state.get("paused"))
+    if armed:
+        if state:
+            log_decision("schedule_rearmed", trigger=trigger.name, definition=describe(schedule),
+                         reason="resumed" if state.get("paused") else "changed")
+        state = arm(schedule, now, state)
+    anchor = parse_iso(str(state["anchor"]))
+    last = parse_iso(str(state["last_slot"])) if state.get("last_slot") else None
+    due = latest_slot(schedule, now, anchor)
+    if due is None or (last is not None and due <= last):
+        if armed:
+            store.write(state_name, state, etag)
+        return None
+    missed = count_slots(schedule, last, due, anchor) if last is not None else 0
+    if missed:
+        log_decision("missed_slots_skipped", logging.WARNING, trigger=trigger.name, skipped=missed,
+                     last_slot=iso(last) if last else None, firing_slot=iso(due))
+    log_decision("matched", trigger=trigger.name, slot=iso(due), past_due=past_due or None)
+    result = fire(trigger, ScheduledSlot(due), ledger=runtime.ledger, submitter=runtime.submitter,
+                  source="schedule")
+    if result.outcome in SETTLED:
+        state["last_slot"] = iso(due)
+    store.write(state_name, state, etag)
+    return result

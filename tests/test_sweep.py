@@ -1,0 +1,233 @@
+"""The polling sweep against real Azurite: finds what events missed, never subfolders, never twice."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from azure.storage.blob import ContainerClient
+
+from shared import sweep as sweep_module
+from shared.ledger import FAILED, SUBMITTED, Ledger
+from shared.runtime import current_runtime
+from shared.sweep import SweepReport, backfill, count_backfill, sweep_trigger
+from tests.support.host import blob_created_event, load_function
+from tests.support.http_server import Request
+from tests.support.standin import Fault, PipelineStandIn
+from tests.support.triggers import watch_trigger
+
+Setter = Callable[[list[Any]], None]
+
+
+def run_sweep(name: str = "landing", **kwargs: Any) -> SweepReport:
+    runtime = current_runtime()
+    return sweep_trigger(runtime.config.trigger(name), runtime, runtime.state,
+                         force=True, **kwargs)
+
+
+def submitted_names(standin: PipelineStandIn) -> list[str]:
+    return sorted(r.body["DataPathAssignments"]["input_datapath"]["RelativePath"] for r in standin.runs)
+
+
+def upload(container: ContainerClient, name: str, data: bytes = b"x") -> None:
+    container.get_blob_client(name).upload_blob(data, overwrite=True)
+
+
+@pytest.fixture
+def watched(set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn) -> ContainerClient:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                folder="incoming")])
+    return container
+
+
+def test_first_sweep_records_a_watermark_and_submits_nothing_old(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    upload(watched, "incoming/old.csv")
+    time.sleep(2.1)  # older than the sweep's overlap (Last-Modified has one-second granularity)
+    report = run_sweep()
+    assert report.state == "armed"
+    assert standin.requests == []
+    upload(watched, "incoming/new.csv")
+    run_sweep()
+    assert submitted_names(standin) == ["incoming/new.csv"]
+
+
+def test_new_and_overwritten_top_level_blobs_are_found_subfolders_never(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    run_sweep()
+    for name in ("incoming/a.csv", "incoming/sub/b.csv", "other/c.csv", "incoming/deep/er/d.csv"):
+        upload(watched, name)
+    run_sweep()
+    run_sweep()
+    assert submitted_names(standin) == ["incoming/a.csv"]
+    upload(watched, "incoming/a.csv", b"second version")
+    run_sweep()
+    assert submitted_names(standin) == ["incoming/a.csv", "incoming/a.csv"]
+
+
+def test_blob_submitted_by_the_event_path_is_not_submitted_again(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    run_sweep()
+    upload(watched, "incoming/a.csv")
+    load_function("blob_trigger").invoke(blob_created_event(watched.get_blob_client("incoming/a.csv")))
+    report = run_sweep()
+    assert len(standin.runs) == 1
+    assert report.outcomes["duplicate"] == 1
+
+
+def test_a_lost_event_is_submitted_by_the_sweep_exactly_once_and_its_late_event_too(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    run_sweep()
+    upload(watched, "incoming/lost.csv")
+    run_sweep()
+    run_sweep()
+    load_function("blob_trigger").invoke(blob_created_event(watched.get_blob_client("incoming/lost.csv")))
+    assert submitted_names(standin) == ["incoming/lost.csv"]
+
+
+def test_blob_written_in_the_watermark_second_is_not_lost(watched: ContainerClient, standin: PipelineStandIn) -> None:
+    run_sweep()
+    upload(watched, "incoming/same-second.csv")  # Last-Modified equals the watermark's second
+    time.sleep(0.05)
+    run_sweep()
+    assert submitted_names(standin) == ["incoming/same-second.csv"]
+
+
+def test_filters_apply_to_the_sweep(set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                blob_path_ends_with=".csv")])
+    run_sweep()
+    upload(container, "a.txt")
+    upload(container, "empty.csv", b"")
+    upload(container, "b.csv")
+    report = run_sweep()
+    assert submitted_names(standin) == ["b.csv"]
+    assert report.skipped == Counter({"suffix": 1, "empty": 1})
+
+
+def test_backfill_option_submits_existing_blobs_on_the_first_sweep(
+    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    upload(container, "old-1.csv")
+    upload(container, "old-2.csv")
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                backfill=True)])
+    run_sweep()
+    run_sweep()
+    assert submitted_names(standin) == ["old-1.csv", "old-2.csv"]
+
+
+def test_explicit_backfill_submits_only_what_predates_the_watermark_once(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    upload(watched, "incoming/old.csv")
+    upload(watched, "incoming/sub/old.csv")
+    time.sleep(2.1)
+    run_sweep()
+    runtime = current_runtime()
+    trigger, store = runtime.config.trigger("landing"), runtime.state
+    assert count_backfill(trigger, store) == 1
+    backfill(trigger, runtime, store)
+    backfill(trigger, runtime, store)
+    assert submitted_names(standin) == ["incoming/old.csv"]
+
+
+def test_thousand_blobs_with_failures_each_submitted_once_or_recorded_failed(
+    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIPELINE_SWEEP_PAGE_SIZE", "100")
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    run_sweep()
+    names = [f"batch-{i:04d}.csv" for i in range(1000)]
+    for name in names:
+        upload(container, name)
+    upload(container, "nested/never.csv")
+    rng = random.Random(7)
+    doomed = set(rng.sample(names, 40))
+    flaky = set(rng.sample(sorted(set(names) - doomed), 60))
+    flaky_seen: set[str] = set()
+
+    def faults(request: Request) -> Fault | None:
+        name = request.json()["DataPathAssignments"]["input_datapath"]["RelativePath"]
+        if name in doomed:
+            return Fault(status=404, message=f"no pipeline for {name}")
+        if name in flaky and name not in flaky_seen:
+            flaky_seen.add(name)
+            return Fault(status=503, retry_after="0")
+        return None
+
+    standin.fault_hook = faults
+    report = run_sweep()
+    run_sweep()  # a second sweep finds nothing new to submit
+
+    accepted = Counter(submitted_names(standin))
+    assert set(accepted) == set(names) - doomed
+    assert max(accepted.values()) == 1
+    entries = {e.firing["blob"]: e for e in Ledger.from_settings().entries()}
+    assert {n for n, e in entries.items() if e.state == FAILED} == doomed
+    assert {n for n, e in entries.items() if e.state == SUBMITTED} == set(names) - doomed
+    assert report.outcomes == Counter({"submitted": 960, "failed": 40})
+
+
+def test_crash_between_pages_resumes_without_loss_or_duplicates(
+    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIPELINE_SWEEP_PAGE_SIZE", "10")
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    run_sweep()
+    names = [f"f-{i:03d}.csv" for i in range(35)]
+    for name in names:
+        upload(container, name)
+
+    real_iter = sweep_module.Listing.__iter__
+
+    def crash_after_two_pages(self: sweep_module.Listing):
+        for index, item in enumerate(real_iter(self)):
+            if index == 20:
+                raise ConnectionResetError("host recycled mid-sweep")
+            yield item
+
+    monkeypatch.setattr(sweep_module.Listing, "__iter__", crash_after_two_pages)
+    with pytest.raises(ConnectionResetError):
+        run_sweep()
+    assert 0 < len(standin.runs) <= 20
+    monkeypatch.setattr(sweep_module.Listing, "__iter__", real_iter)
+    run_sweep()
+    assert submitted_names(standin) == names
+
+
+def test_timer_tick_runs_due_sweeps_and_skips_them_until_due(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    timer = load_function("timer_trigger")
+    timer.invoke({"IsPastDue": False})  # arms
+    upload(watched, "incoming/a.csv")
+    timer.invoke({"IsPastDue": False})  # polling_interval 5 minutes: not due yet
+    assert standin.runs == []
+    report = run_sweep()
+    assert report.state == "swept" and submitted_names(standin) == ["incoming/a.csv"]
+
+
+def test_disabled_watch_is_paused_and_rearms_without_replaying_the_pause(
+    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    trigger = watch_trigger("landing", container.container_name, standin.published_pipeline_url())
+    set_triggers([trigger])
+    run_sweep()
+    set_triggers([{**trigger, "status": "Disabled"}])
+    assert run_sweep().state == "paused"
+    upload(container, "while-disabled.csv")
+    time.sleep(2.1)
+    set_triggers([trigger])
+    assert run_sweep().state == "armed"
+    upload(container, "after.csv")
+    run_sweep()
+    assert submitted_names(standin) == ["after.csv"]
