@@ -26,10 +26,22 @@ def azurite_command() -> str:
 
 
 class Azurite:
-    def __init__(self) -> None:
+    """`oauth=True` serves https with a throwaway certificate and accepts bearer tokens, as identity-based
+    connections (`<NAME>__blobServiceUri` + managed identity) need; `cert_file` is the CA to trust."""
+
+    def __init__(self, oauth: bool = False) -> None:
         self.location = Path(tempfile.mkdtemp(prefix="azurite-"))
         self.blob_port, self.queue_port, self.table_port = free_port(), free_port(), free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.oauth = oauth
+        self.cert_file = self.location / "cert.pem"
+        self.key_file = self.location / "key.pem"
+
+    def _tls_arguments(self) -> list[str]:
+        if not self.oauth:
+            return []
+        write_self_signed_certificate(self.cert_file, self.key_file)
+        return ["--oauth", "basic", "--cert", str(self.cert_file), "--key", str(self.key_file)]
 
     def start(self) -> Azurite:
         self.process = subprocess.Popen(
@@ -43,6 +55,7 @@ class Azurite:
                 "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
                 "--tableHost", "127.0.0.1", "--tablePort", str(self.table_port),
                 "--location", str(self.location),
+                *self._tls_arguments(),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -55,17 +68,20 @@ class Azurite:
             raise
         return self
 
+    def endpoint(self, port: int) -> str:
+        scheme = "https" if self.oauth else "http"
+        return f"{scheme}://127.0.0.1:{port}/{ACCOUNT}"
+
     @property
     def blob_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.blob_port}/{ACCOUNT}"
+        return self.endpoint(self.blob_port)
 
     @property
     def connection_string(self) -> str:
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
-            f"BlobEndpoint={self.blob_endpoint};"
-            f"QueueEndpoint=http://127.0.0.1:{self.queue_port}/{ACCOUNT};"
-            f"TableEndpoint=http://127.0.0.1:{self.table_port}/{ACCOUNT};"
+            f"DefaultEndpointsProtocol={'https' if self.oauth else 'http'};AccountName={ACCOUNT};"
+            f"AccountKey={ACCOUNT_KEY};BlobEndpoint={self.blob_endpoint};"
+            f"QueueEndpoint={self.endpoint(self.queue_port)};TableEndpoint={self.endpoint(self.table_port)};"
         )
 
     def stop(self) -> None:
@@ -76,3 +92,33 @@ class Azurite:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         shutil.rmtree(self.location, ignore_errors=True)
+
+
+def write_self_signed_certificate(cert_file: Path, key_file: Path) -> None:
+    """A one-day certificate for 127.0.0.1, made with `cryptography` (already a dependency of azure-identity)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                           serialization.NoEncryption()))

@@ -7,6 +7,8 @@ check that a request carries a token for the right scope.
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 import uuid
@@ -60,6 +62,18 @@ class IdentityEndpoint:
         with self._lock:
             return None if token in self.revoked else self.issued.get(token)
 
+    def _jwt(self, resource: str, client_id: str | None) -> str:
+        """JWT-shaped (unsigned): Azurite's OAuth mode reads `aud`, `iss`, `nbf`, `exp` from it."""
+        now = int(time.time())
+        claims = {"aud": resource, "iss": "https://sts.windows.net/00000000-0000-0000-0000-000000000001/",
+                  "iat": now, "nbf": now - 60, "exp": now + self.lifetime, "appid": client_id or "system",
+                  "oid": "11111111-1111-1111-1111-111111111111", "jti": uuid.uuid4().hex}
+
+        def part(value: dict[str, object]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+        return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{uuid.uuid4().hex}"
+
     def _token(self, request: Request) -> Reply:
         resource = (request.query.get("resource") or [""])[0]
         client_id = (request.query.get("client_id") or [None])[0]
@@ -72,7 +86,7 @@ class IdentityEndpoint:
             return Reply(401, {"error": "unauthorized", "error_description": "X-IDENTITY-HEADER is wrong"})
         if (request.query.get("api-version") or [""])[0] != "2019-08-01":
             return Reply(400, {"error": "bad_request", "error_description": "unsupported api-version"})
-        token = f"local-token-{uuid.uuid4().hex}"
+        token = self._jwt(resource, client_id)
         with self._lock:
             self.issued[token] = IssuedToken(resource=resource, client_id=client_id)
         return Reply(200, {
