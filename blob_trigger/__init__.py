@@ -6,4 +6,6 @@ from shared.event_path import handle_blob_event
 
 
 def main(event: func.EventGridEvent) -> None:
-    handle_blob_event(event.id, event.event_type, event.subject, event.get_json())
+    # A subscription in the CloudEvents schema delivers the same event with `type` for `event_type`.
+    event_type = getattr(event, "event_type", None) or getattr(event, "type", "")
+    handle_blob_event(event.id, event_type, event.subject, event.get_json())

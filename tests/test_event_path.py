@@ -262,3 +262,14 @@ def test_transient_failure_that_outlasts_retries_raises_and_the_retry_succeeds(
     assert entry.state == SUBMITTED
     assert entry.run_id == standin.runs[0].run_id
     assert entry.attempts == 2
+
+
+def test_cloud_events_schema_delivery_is_handled_the_same_way(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    grid = blob_created_event(upload(container, "cloud.csv"))
+    cloud_event = {"specversion": "1.0", "id": grid["id"], "source": grid["topic"], "type": grid["eventType"],
+                   "subject": grid["subject"], "time": grid["eventTime"], "data": grid["data"]}
+    blob_function.invoke(cloud_event)
+    assert [r.body["DataPathAssignments"]["input_datapath"]["RelativePath"] for r in standin.runs] == ["cloud.csv"]
