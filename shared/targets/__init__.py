@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from . import published_pipeline
+from . import adf_pipeline, batch_endpoint, pipeline_endpoint, published_pipeline
 from .request import PipelineRequest
 from .spec import PipelineTarget, TargetKind
 
-TARGET_KINDS: dict[str, TargetKind] = {kind.name: kind for kind in (published_pipeline.KIND,)}
+TARGET_KINDS: dict[str, TargetKind] = {
+    kind.name: kind
+    for kind in (published_pipeline.KIND, pipeline_endpoint.KIND, batch_endpoint.KIND, adf_pipeline.KIND)
+}
 
 DEFAULT_KIND = published_pipeline.KIND.name
 

@@ -11,9 +11,7 @@ from typing import Any
 from ..firing import BlobVersion, Firing
 from ..validation import FieldReader
 from .request import PipelineRequest
-from .spec import SCOPE_MANAGEMENT, PipelineTarget, TargetKind
-
-JSON_HEADERS = {"Content-Type": "application/json"}
+from .spec import SCOPE_MANAGEMENT, PipelineTarget, TargetKind, json_request, string_field
 
 
 def check_blob_inputs(reader: FieldReader, is_watch: bool) -> dict[str, Any]:
@@ -52,20 +50,12 @@ def submission_body(target: PipelineTarget, firing: Firing, *, with_continue: bo
 
 
 def build(target: PipelineTarget, firing: Firing) -> PipelineRequest:
-    return PipelineRequest(
-        kind=target.kind,
-        url=target.endpoint,
-        headers=dict(JSON_HEADERS),
-        body=submission_body(target, firing),
-        scope=target.scope,
-        client_id=target.client_id,
-    )
+    return json_request(target, target.endpoint, submission_body(target, firing))
 
 
 def run_id(response: Any) -> str | None:
-    if isinstance(response, dict) and isinstance(response.get("Id"), str):
-        return response["Id"]
-    return None
+    """The pipeline-run entity's `Id` (published pipelines and pipeline endpoints answer alike)."""
+    return string_field(response, "Id")
 
 
 KIND = TargetKind(

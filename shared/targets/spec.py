@@ -16,6 +16,7 @@ from .request import PipelineRequest
 
 SCOPE_MANAGEMENT = "https://management.azure.com/.default"
 SCOPE_MACHINE_LEARNING = "https://ml.azure.com/.default"
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,27 @@ class TargetKind:
     check: Callable[[FieldReader, bool], dict[str, Any]]
     build: Callable[[PipelineTarget, Firing], PipelineRequest]
     run_id: Callable[[Any], str | None]
+
+
+def json_request(
+    target: PipelineTarget, url: str, body: Any, headers: Mapping[str, str] | None = None
+) -> PipelineRequest:
+    """Every kind POSTs JSON with the trigger's scope and identity; only URL, body and extra headers differ."""
+    return PipelineRequest(
+        kind=target.kind,
+        url=url,
+        headers={**JSON_HEADERS, **(headers or {})},
+        body=body,
+        scope=target.scope,
+        client_id=target.client_id,
+    )
+
+
+def string_field(response: Any, *keys: str) -> str | None:
+    """The first non-empty string among `keys` of a JSON object response (services name the run id differently)."""
+    if isinstance(response, dict):
+        for key in keys:
+            value = response.get(key)
+            if isinstance(value, str) and value:
+                return value
+    return None

@@ -1,9 +1,11 @@
 """A local pipeline service that behaves like the real endpoints (reference/pipeline-apis.md).
 
-It checks the bearer token against the local identity endpoint (and its scope), validates the
-documented body, answers with the documented response, records every request and accepted run, and
-can be told to answer 401/404/429+Retry-After/500/503, to stall past the client's timeout (before or
-after accepting the run) or to drop the connection.
+One route per target kind: AML published pipelines and pipeline endpoints, AML v2 batch endpoints
+(`.../jobs`) and Data Factory `createRun`. Each checks the bearer token against the local identity
+endpoint (and its scope), the URL's path and query, validates the documented body, answers with the
+documented response (AML errors in AML style, batch and ARM errors in ARM style), records every
+request and accepted run, and can be told to answer 401/404/429+Retry-After/500/503, to stall past the
+client's timeout (before or after accepting the run) or to drop the connection.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from .http_server import LoopbackServer, Reply, Request
 from .identity import IdentityEndpoint
 
 MANAGEMENT = "https://management.azure.com"
-AML_PREFIX = (
-    r"/pipelines/v1\.0/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
-    r"Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
-)
+MACHINE_LEARNING = "https://ml.azure.com"
+ADF_API_VERSION = "2018-06-01"
+ARM_SCOPE = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
+AML_PREFIX = r"/pipelines/v1\.0" + ARM_SCOPE + r"Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
+ADF_PIPELINE = ARM_SCOPE + r"Microsoft\.DataFactory/factories/(?P<factory>[^/]+)/pipelines/(?P<pipeline>[^/]+)"
+WORKSPACE_ID = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1"
 PUBLISHED_BODY_KEYS = {
     "ExperimentName", "Description", "RunSource", "RunType", "ParameterAssignments", "DataPathAssignments",
     "DataSetDefinitionValueAssignments", "ContinueRunOnStepFailure", "EnableNotification", "tags", "Properties",
@@ -69,6 +74,22 @@ def aml_error(status: int, code: str, message: str) -> Reply:
                  {"x-ms-request-id": uuid.uuid4().hex})
 
 
+def arm_error(status: int, code: str, message: str) -> Reply:
+    """Azure Resource Manager's error shape (Data Factory; the batch endpoint answers alike)."""
+    return Reply(status, {"error": {"code": code, "message": message}},
+                 {"x-ms-request-id": uuid.uuid4().hex, "x-ms-correlation-request-id": uuid.uuid4().hex})
+
+
+def aml_run(run_id: str, body: dict[str, Any], pipeline_id: str) -> Reply:
+    """The pipeline-run entity AML v1 answers a submission with."""
+    return Reply(200, {
+        "Id": run_id,
+        "Status": {"StatusCode": "NotStarted", "StatusDetail": None},
+        "RunHistoryExperimentName": body["ExperimentName"],
+        "PipelineId": pipeline_id,
+    })
+
+
 class PipelineStandIn:
     def __init__(self, identity: IdentityEndpoint, echo: Callable[[str], None] | None = None) -> None:
         self.identity = identity
@@ -78,10 +99,17 @@ class PipelineStandIn:
         self.faults: deque[Fault] = deque()
         self.fault_hook: Callable[[Request], Fault | None] | None = None
         self.pipeline_status: dict[str, str] = {}
+        self.batch_reply_with_id = True  # False: the job comes back with its `name` only
+        self.adf_parameter_types: dict[str, dict[str, str]] = {}  # pipeline -> declared {parameter: ADF type}
         self._lock = threading.Lock()
         self.server = LoopbackServer()
         self.server.route("POST", AML_PREFIX + r"/PipelineRuns/PipelineSubmit/(?P<pipeline>[^/]+)",
                           self._published_submit)
+        self.server.route("POST", AML_PREFIX + r"/PipelineRuns/PipelineEndpointSubmit/"
+                                               r"(?:Id/(?P<endpoint>[^/]+)(?:/(?P<version>[^/]+))?|Name)",
+                          self._endpoint_submit)
+        self.server.route("POST", r"/batch/(?P<endpoint>[^/]+)/jobs", self._batch_invoke)
+        self.server.route("POST", ADF_PIPELINE + r"/createRun", self._adf_create_run)
 
     # -- lifecycle and URLs ----------------------------------------------------------------------
     def start(self) -> PipelineStandIn:
@@ -96,11 +124,24 @@ class PipelineStandIn:
         return self.server.base_url
 
     def aml_url(self, tail: str) -> str:
-        return (f"{self.base_url}/pipelines/v1.0/subscriptions/sub-1/resourceGroups/rg-1/providers/"
-                f"Microsoft.MachineLearningServices/workspaces/ws-1/{tail}")
+        return f"{self.base_url}/pipelines/v1.0{WORKSPACE_ID}/{tail}"
 
     def published_pipeline_url(self, pipeline_id: str = "pp-1") -> str:
         return self.aml_url(f"PipelineRuns/PipelineSubmit/{pipeline_id}")
+
+    def pipeline_endpoint_url(self, endpoint_id: str = "pe-1") -> str:
+        return self.aml_url(f"PipelineRuns/PipelineEndpointSubmit/Id/{endpoint_id}")
+
+    def pipeline_endpoint_by_name_url(self, name: str = "nightly") -> str:
+        return self.aml_url(f"PipelineRuns/PipelineEndpointSubmit/Name?name={quote(name)}")
+
+    def batch_endpoint_url(self, endpoint: str = "be-1") -> str:
+        """A scoring URI; the real one is `https://<endpoint>.<region>.inference.ml.azure.com/jobs`."""
+        return f"{self.base_url}/batch/{endpoint}/jobs"
+
+    def adf_pipeline_url(self, factory: str = "df-1", pipeline: str = "copy-1") -> str:
+        return (f"{self.base_url}/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.DataFactory/"
+                f"factories/{factory}/pipelines/{pipeline}")
 
     # -- fault control ---------------------------------------------------------------------------
     def fail_next(self, status: int, times: int = 1, retry_after: str | None = None, message: str = "") -> None:
@@ -119,6 +160,8 @@ class PipelineStandIn:
             self.faults.clear()
             self.fault_hook = None
             self.pipeline_status.clear()
+            self.batch_reply_with_id = True
+            self.adf_parameter_types.clear()
 
     # -- the shared request flow -----------------------------------------------------------------
     def handle(self, request: Request, kind: str, resource: str,
@@ -173,12 +216,61 @@ class PipelineStandIn:
         if self.pipeline_status.get(pipeline) == "Disabled":
             return aml_error(400, "PipelineDisabled", f"Published pipeline {pipeline} is disabled")
         return self.handle(request, "published_pipeline", MANAGEMENT, validate_aml_body,
-                           lambda run_id, body: Reply(200, {
-                               "Id": run_id,
-                               "Status": {"StatusCode": "NotStarted", "StatusDetail": None},
-                               "RunHistoryExperimentName": body["ExperimentName"],
-                               "PipelineId": pipeline,
-                           }))
+                           lambda run_id, body: aml_run(run_id, body, pipeline))
+
+    # -- AML pipeline endpoints ------------------------------------------------------------------
+    def _endpoint_submit(self, request: Request) -> Reply | None:
+        """`.../Id/{id}[/{version}]?pipelineVersion={version}` or `.../Name?name={name}[&pipelineVersion=...]`."""
+        path_version = request.params.get("version")
+        query_version = _single(request.query, "pipelineVersion")
+        endpoint = request.params.get("endpoint") or _single(request.query, "name")
+
+        def validate(body: Any) -> str | None:
+            if endpoint is None:
+                return "PipelineEndpointSubmit/Name needs ?name="
+            if request.params.get("endpoint") and path_version != query_version:
+                return (f"version in path ({path_version!r}) and pipelineVersion query ({query_version!r}) "
+                        "must be given together and agree")
+            if isinstance(body, dict) and "ContinueRunOnStepFailure" in body:
+                return "ContinueRunOnStepFailure is not part of a pipeline endpoint submission"
+            return validate_aml_body(body)
+
+        return self.handle(request, "pipeline_endpoint", MANAGEMENT, validate,
+                           lambda run_id, body: aml_run(run_id, body, f"{endpoint}@{query_version or 'default'}"))
+
+    # -- AML v2 batch endpoints ------------------------------------------------------------------
+    def _batch_invoke(self, request: Request) -> Reply | None:
+        def validate(body: Any) -> str | None:
+            deployment = request.headers.get("azureml-model-deployment")
+            if deployment is not None and not deployment.strip():
+                return "azureml-model-deployment must name a deployment"
+            return validate_batch_body(body)
+
+        def respond(run_id: str, body: Any) -> Reply:
+            job = {"name": run_id, "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+                   "properties": {**body["properties"], "status": "NotStarted"}}
+            if self.batch_reply_with_id:
+                job["id"] = f"{WORKSPACE_ID}/jobs/{run_id}"
+            return Reply(200, job)
+
+        return self.handle(request, "batch_endpoint", MACHINE_LEARNING, validate, respond, reject=arm_error)
+
+    # -- Azure Data Factory ----------------------------------------------------------------------
+    def _adf_create_run(self, request: Request) -> Reply | None:
+        declared = self.adf_parameter_types.get(request.params["pipeline"], {})
+
+        def validate(body: Any) -> str | None:
+            if _single(request.query, "api-version") != ADF_API_VERSION:
+                return f"api-version must be {ADF_API_VERSION} (got {request.query.get('api-version')})"
+            return validate_adf_body(body, declared)
+
+        return self.handle(request, "adf_pipeline", MANAGEMENT, validate,
+                           lambda run_id, body: Reply(200, {"runId": run_id}), reject=arm_error)
+
+
+def _single(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name) or []
+    return values[0] if len(values) == 1 else None
 
 
 def _string_map_problem(value: Any, field_name: str) -> str | None:
@@ -210,4 +302,61 @@ def validate_aml_body(body: Any) -> str | None:
     for flag in ("ContinueRunOnStepFailure", "EnableNotification"):
         if flag in body and not isinstance(body[flag], bool):
             return f"{flag} must be a boolean"
+    return None
+
+
+BATCH_INPUT_KEYS = {"UriFile": {"jobInputType", "uri"}, "UriFolder": {"jobInputType", "uri"},
+                    "Literal": {"jobInputType", "value"}}
+
+
+def _job_input_problem(item: Any) -> str | None:
+    if not isinstance(item, dict) or item.get("jobInputType") not in BATCH_INPUT_KEYS:
+        return f"must be an object with jobInputType one of {sorted(BATCH_INPUT_KEYS)}"
+    expected = BATCH_INPUT_KEYS[item["jobInputType"]]
+    if set(item) - {"mode"} != expected:
+        return f"a {item['jobInputType']} input has exactly the keys {sorted(expected)} (got {sorted(item)})"
+    if "value" in item:
+        return None if isinstance(item["value"], str) else "a Literal value must be a string"
+    parts = urlsplit(item["uri"]) if isinstance(item["uri"], str) else None
+    if parts is None or not (parts.scheme in ("https", "azureml") or parts.hostname == "127.0.0.1"):
+        return f"uri must be an https or azureml:// URI (got {item['uri']!r})"
+    return None
+
+
+def validate_batch_body(body: Any) -> str | None:
+    """`BatchJobResource` as azure-ai-ml serializes it: `{"properties": {"inputData", "outputData", "properties"}}`."""
+    if not isinstance(body, dict) or set(body) != {"properties"} or not isinstance(body["properties"], dict):
+        return 'body must be {"properties": {...}}'
+    job = body["properties"]
+    unknown = set(job) - {"inputData", "outputData", "properties"}
+    if unknown:
+        return f"unknown job fields: {sorted(unknown)}"
+    inputs = job.get("inputData", {})
+    if not isinstance(inputs, dict):
+        return "inputData must be an object"
+    for name, item in inputs.items():
+        if problem := _job_input_problem(item):
+            return f"inputData.{name}: {problem}"
+    if "properties" in job:
+        return _string_map_problem(job["properties"], "properties.properties")
+    return None
+
+
+ADF_TYPES: dict[str, tuple[type, ...]] = {
+    "String": (str,), "SecureString": (str,), "Int": (int,), "Float": (int, float), "Bool": (bool,),
+    "Array": (list,), "Object": (dict,),
+}
+
+
+def validate_adf_body(body: Any, declared: dict[str, str]) -> str | None:
+    """A flat object of parameters; where the test declares the pipeline's parameter types, they are checked."""
+    if not isinstance(body, dict):
+        return "body must be a JSON object of pipeline parameters"
+    for name, value in body.items():
+        if not name or value is None:
+            return f"parameter {name!r} must have a name and a value"
+        expected = ADF_TYPES.get(declared.get(name, ""), ())
+        wrong_bool = isinstance(value, bool) and bool not in expected
+        if expected and (wrong_bool or not isinstance(value, expected)):
+            return f"parameter {name!r} is declared {declared[name]} but got {type(value).__name__} {value!r}"
     return None

@@ -1,0 +1,103 @@
+"""Azure Data Factory pipelines: `createRun` on the pipeline's ARM resource URL (reference §4).
+
+The body is a flat object of pipeline parameters and nothing else. Parameter values keep the JSON type
+written in the configuration (`5` stays a number, `"5"` a string, `true` a boolean) because Data Factory
+parameters are typed (String, Int, Float, Bool); the common reader's strings would only suit String
+parameters. A blob firing adds the blob's `folderPath` (`<container>[/<folder>]`) and `fileName`, the
+names Data Factory's own storage event trigger passes (`@triggerBody().folderPath`, `.fileName`), so a
+pipeline written for that trigger works unchanged; `folder_path_parameter` / `file_name_parameter`
+rename them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..firing import BlobVersion, Firing
+from ..validation import FieldReader
+from .fields import endpoint_parts, parameter_clash, reject_fields
+from .request import PipelineRequest
+from .spec import SCOPE_MANAGEMENT, PipelineTarget, TargetKind, json_request, string_field
+
+NAME = "adf_pipeline"
+API_VERSION = "2018-06-01"
+PIPELINE_PATH = re.compile(r"/providers/Microsoft\.DataFactory/factories/[^/]+/pipelines/[^/]+/?$", re.IGNORECASE)
+BLOB_PARAMETERS = {"folder_path_parameter": "folderPath", "file_name_parameter": "fileName"}
+ONLY_PARAMETERS = "Data Factory's createRun takes only pipeline parameters; pass the value in parameter_assignments"
+UNUSED = dict.fromkeys(
+    ("experiment_name", "datastore_name", "data_path_parameter_name", "data_path_assignments",
+     "continue_on_step_failure", "description", "tags"),
+    ONLY_PARAMETERS,
+)
+
+
+def check_endpoint(reader: FieldReader) -> None:
+    """The bridge appends `/createRun?api-version=...`, so the URL must end at the pipeline and carry no query."""
+    parts = endpoint_parts(reader)
+    if parts is None:
+        return
+    if not PIPELINE_PATH.search(parts.path):
+        reader.problem("endpoint", "must be the pipeline's resource URL, https://management.azure.com/subscriptions/"
+                                   "{sub}/resourceGroups/{rg}/providers/Microsoft.DataFactory/factories/{factory}/"
+                                   "pipelines/{pipeline} (without /createRun: the bridge adds it)")
+    if parts.query:
+        reader.problem("endpoint", f"must not carry a query: the bridge adds ?api-version={API_VERSION}")
+
+
+def typed_parameters(reader: FieldReader) -> dict[str, Any]:
+    """`parameter_assignments` with their JSON types; values of other types are reported by the common checks."""
+    raw = reader.data.get("parameter_assignments")
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(name): value for name, value in raw.items() if isinstance(value, bool | int | float | str)}
+
+
+def blob_parameter_names(reader: FieldReader, is_watch: bool) -> dict[str, str]:
+    """The parameters a blob firing fills: distinct, and not also fixed (one value would silently win)."""
+    names = {option: reader.string(option, default=default) or default for option, default in BLOB_PARAMETERS.items()}
+    for option, name in names.items():
+        value = reader.data.get(option)
+        if isinstance(value, str) and not value.strip():
+            reader.problem(option, "must not be empty (leave it out to use the default name)")
+        elif is_watch:
+            parameter_clash(reader, option, name)
+    if len(set(names.values())) < len(names):
+        reader.problem("file_name_parameter", "must differ from folder_path_parameter")
+    return names
+
+
+def check(reader: FieldReader, is_watch: bool) -> dict[str, Any]:
+    reject_fields(reader, NAME, UNUSED)
+    check_endpoint(reader)
+    return {"parameters": typed_parameters(reader), **blob_parameter_names(reader, is_watch)}
+
+
+def run_parameters(target: PipelineTarget, firing: Firing) -> dict[str, Any]:
+    parameters = dict(target.options.get("parameters", target.parameter_assignments))
+    if isinstance(firing, BlobVersion):
+        folder_path = f"{firing.container}/{firing.folder}" if firing.folder else firing.container
+        values = {"folder_path_parameter": folder_path, "file_name_parameter": firing.file_name}
+        for option, value in values.items():
+            parameters[target.options.get(option, BLOB_PARAMETERS[option])] = value
+    return parameters
+
+
+def build(target: PipelineTarget, firing: Firing) -> PipelineRequest:
+    url = f"{target.endpoint.rstrip('/')}/createRun?api-version={API_VERSION}"
+    return json_request(target, url, run_parameters(target, firing))
+
+
+def run_id(response: Any) -> str | None:
+    return string_field(response, "runId")
+
+
+KIND = TargetKind(
+    name=NAME,
+    default_scope=SCOPE_MANAGEMENT,
+    option_fields=frozenset({"folder_path_parameter", "file_name_parameter"}),
+    check=check,
+    build=build,
+    run_id=run_id,
+)
