@@ -17,7 +17,7 @@ from typing import Any
 from .endpoints import endpoint_problem
 from .ncrontab import CronSchedule, parse_cron
 from .recurrence import Recurrence, parse_recurrence
-from .settings import MissingSettingError, expand_placeholders, get_setting
+from .settings import MissingSettingError, environment, expand_placeholders, get_setting
 from .targets import DEFAULT_KIND, TARGET_KINDS
 from .targets.spec import DataPath, PipelineTarget
 from .validation import FieldReader
@@ -130,21 +130,25 @@ def read_raw_configuration() -> tuple[str, str]:
         path = Path(file_name)
         if not path.is_absolute():
             path = app_root() / path
-        try:
-            return path.read_text(encoding="utf-8"), f"file {path} ({TRIGGERS_FILE_SETTING})"
+        try:  # utf-8-sig: Windows editors and PowerShell often save UTF-8 with a byte order mark
+            return path.read_text(encoding="utf-8-sig"), f"file {path} ({TRIGGERS_FILE_SETTING})"
         except OSError as error:
             raise ConfigError([f"{TRIGGERS_FILE_SETTING}: cannot read {path}: {error.strerror}"]) from None
+        except UnicodeDecodeError as error:
+            raise ConfigError([f"{TRIGGERS_FILE_SETTING}: {path} is not UTF-8 text ({error.reason} at byte "
+                               f"{error.start}); save it as UTF-8"]) from None
     raise ConfigError([f"no triggers configured: set the app setting {TRIGGERS_SETTING} (a JSON array) "
                        f"or {TRIGGERS_FILE_SETTING} (a JSON file)"])
 
 
-_cache: dict[str, BridgeConfig] = {}
+_cache: dict[tuple[str, str, tuple[tuple[str, str], ...]], BridgeConfig] = {}
 
 
 def load_config() -> BridgeConfig:
-    """The current configuration, parsed once per distinct text (settings can change between tests)."""
+    """The current configuration, parsed once per distinct text and settings (`%NAME%` and AZURE_CLIENT_ID are
+    read while parsing, and settings can change between tests)."""
     text, source = read_raw_configuration()
-    cache_key = f"{source}\0{text}"
+    cache_key = (source, text, tuple(sorted(environment().items())))
     if cache_key not in _cache:
         _cache.clear()
         _cache[cache_key] = parse_config(text, source)
@@ -157,6 +161,8 @@ def parse_config(text: str, source: str = TRIGGERS_SETTING) -> BridgeConfig:
     except json.JSONDecodeError as error:
         raise ConfigError([f"{source} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"]) \
             from None
+    except (ValueError, RecursionError) as error:  # e.g. an integer over 4,300 digits, or absurd nesting
+        raise ConfigError([f"{source} is not usable JSON: {error}"]) from None
     if not isinstance(raw, list):
         raise ConfigError([f"{source} must be a JSON array of triggers (got {type(raw).__name__})"])
     if not raw:
@@ -170,7 +176,11 @@ def parse_config(text: str, source: str = TRIGGERS_SETTING) -> BridgeConfig:
             if entry["name"] in seen:
                 problems.append(f"{label}: name is used by more than one trigger")
             seen.add(entry["name"])
-        trigger = parse_trigger(entry, label, problems)
+        try:
+            trigger = parse_trigger(entry, label, problems)
+        except RecursionError:
+            problems.append(f"{label}: is nested too deeply to check")
+            trigger = None
         if trigger is not None:
             triggers.append(trigger)
     if problems:
@@ -263,7 +273,7 @@ def parse_schedule(entry: Mapping[str, Any], trigger: FieldReader) -> Schedule |
 def parse_pipeline(trigger: FieldReader, *, is_watch: bool) -> PipelineTarget | None:
     reader = trigger.nested("pipeline")
     if reader is None:
-        if "pipeline" not in trigger.data:
+        if trigger.data.get("pipeline") is None:  # absent or null (anything else is reported as not an object)
             trigger.problem("pipeline", "is required")
         return None
     kind_name = reader.string("kind", default=DEFAULT_KIND) or DEFAULT_KIND

@@ -7,9 +7,14 @@ are the one exception, for the local stand-in endpoints used in development and 
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 LOOPBACK_NAMES = frozenset({"localhost"})
+# Characters on which URL parsers disagree: urllib3 (what requests sends with) ends the host at a
+# backslash, while urlsplit reads `http://evil.example\@127.0.0.1/` as host 127.0.0.1; urlsplit also
+# silently drops tabs and newlines. Refusing them keeps the host we check the host we send to.
+_AMBIGUOUS_CHARACTERS = re.compile(r"[\\\x00-\x1f\x7f]")
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -27,9 +32,12 @@ def endpoint_problem(url: object) -> str | None:
     """Why `url` may not be used as a pipeline endpoint, or None when it may."""
     if not isinstance(url, str) or not url.strip():
         return "must be a non-empty URL"
+    if _AMBIGUOUS_CHARACTERS.search(url):
+        return f"must not contain backslashes or control characters (got {url!r})"
     try:
         parts = urlsplit(url)
         host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
     except ValueError as error:
         return f"is not a valid URL ({error})"
     if not host:

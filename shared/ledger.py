@@ -24,7 +24,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from .firing import Firing
+from .firing import BlobVersion, Firing, normalise_etag
 from .settings import float_setting, get_setting
 
 CLAIMED, SUBMITTED, RELEASED, FAILED = "claimed", "submitted", "released", "failed"
@@ -46,8 +46,13 @@ def parse_iso(text: str) -> datetime:
 
 
 def entry_key(trigger: str, firing: Firing) -> str:
-    """A fixed-length key, so any legal blob name (1,024 chars, unicode, `%`, `#`, `?`) is safe in it."""
-    text = f"{trigger}\n{firing.ledger_subject}\n{firing.etag}"
+    """A fixed-length key, so any legal blob name (1,024 chars, unicode, `%`, `#`, `?`) is safe in it.
+
+    The ETag is normalised here too, so a caller that passes the SDK's quoted spelling (`"0x8D.."`) and one
+    that passes Event Grid's (`0x8D..`) find the same record.
+    """
+    etag = normalise_etag(firing.etag) if isinstance(firing, BlobVersion) else firing.etag
+    text = f"{trigger}\n{firing.ledger_subject}\n{etag}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -223,13 +228,21 @@ class Ledger:
         self._write(entry)
 
     def record_failure(self, claim: Claim, error: dict[str, Any], *, retryable: bool) -> str:
-        """`released` when another delivery may retry, else `failed`; returns the state written."""
+        """`released` when another delivery may retry, else `failed`; returns the entry's state afterwards.
+
+        Written only if the record is still this claim's (`If-Match`): when the lease ran out and another
+        invocation took the entry over (and perhaps submitted it), its record stands, and its state is returned.
+        """
         entry = claim.entry
         exhausted = entry.attempts >= self.max_attempts
         entry.state = RELEASED if retryable and not exhausted else FAILED
         entry.error = dict(error, out_of_attempts=True) if retryable and exhausted else error
         entry.lease_until = None
-        self._write(entry)
+        try:
+            self._write(entry, if_match=claim.record_etag)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            found = self.read(entry.blob_name)
+            return found[0].state if found is not None else entry.state
         return entry.state
 
     def reopen(self, entry: LedgerEntry) -> Claim | Refusal:

@@ -110,8 +110,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isdigit():  # ASCII only: "²" passes isdigit() but float() refuses it
+        return float(value) if value.isascii() else None
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -231,6 +231,15 @@ class Submitter:
                 f"no response within {policy.read_timeout:g}s after the request was sent; the service may "
                 "have started the run, so it is not retried automatically: check for the run before replaying",
                 code="ReadTimeout", ambiguous=True, attempts=attempt) from None
+        except requests.RequestException as error:
+            if isinstance(error, ValueError):  # InvalidURL, InvalidHeader, ...: refused before anything was sent
+                raise SubmitError(f"the request could not be sent: {type(error).__name__}",
+                                  code="InvalidRequest", attempts=attempt) from None
+            # e.g. ChunkedEncodingError: the answer (perhaps a 200 for a new run) broke off while being read
+            raise SubmitError(
+                f"the response could not be read ({type(error).__name__}); the service may have started the run, "
+                "so it is not retried automatically: check for the run before replaying",
+                code="AmbiguousResponse", ambiguous=True, attempts=attempt) from None
         if 200 <= response.status_code < 300:
             try:
                 payload = response.json()
