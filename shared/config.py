@@ -20,7 +20,7 @@ from .recurrence import Recurrence, parse_recurrence
 from .settings import MissingSettingError, environment, expand_placeholders, get_setting
 from .targets import DEFAULT_KIND, TARGET_KINDS
 from .targets.spec import DataPath, PipelineTarget
-from .validation import FieldReader
+from .validation import FieldReader, json_type
 
 TRIGGERS_SETTING = "PIPELINE_TRIGGERS"
 TRIGGERS_FILE_SETTING = "PIPELINE_TRIGGERS_FILE"
@@ -157,14 +157,14 @@ def load_config() -> BridgeConfig:
 
 def parse_config(text: str, source: str = TRIGGERS_SETTING) -> BridgeConfig:
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
         raise ConfigError([f"{source} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"]) \
             from None
     except (ValueError, RecursionError) as error:  # e.g. an integer over 4,300 digits, or absurd nesting
         raise ConfigError([f"{source} is not usable JSON: {error}"]) from None
     if not isinstance(raw, list):
-        raise ConfigError([f"{source} must be a JSON array of triggers (got {type(raw).__name__})"])
+        raise ConfigError([f"{source} must be a JSON array of triggers (got {json_type(raw)})"])
     if not raw:
         raise ConfigError([f"{source} holds no triggers"])
     problems: list[str] = []
@@ -186,6 +186,11 @@ def parse_config(text: str, source: str = TRIGGERS_SETTING) -> BridgeConfig:
     if problems:
         raise ConfigError(problems)
     return BridgeConfig(triggers=tuple(triggers), source=source)
+
+
+def _reject_constant(name: str) -> None:
+    """JSON has no NaN or Infinity; Python's parser accepts them, and they would be sent as "nan"."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _trigger_label(entry: object, index: int) -> str:
@@ -211,7 +216,7 @@ def expand_settings(value: Any, path: str, label: str, problems: list[str]) -> A
 
 def parse_trigger(entry: object, label: str, problems: list[str]) -> Trigger | None:
     if not isinstance(entry, Mapping):
-        problems.append(f"{label}: must be a JSON object (got {type(entry).__name__})")
+        problems.append(f"{label}: must be a JSON object (got {json_type(entry)})")
         return None
     before = len(problems)
     entry = expand_settings(entry, "", label, problems)

@@ -1,8 +1,10 @@
 """Access tokens for the pipeline services, from azure-identity.
 
 One credential per identity for the life of the process, so its token cache is reused across
-invocations. `DefaultAzureCredential` picks the managed identity in Azure (system-assigned, or the
-user-assigned one named by `client_id`/`AZURE_CLIENT_ID`) and the developer's Azure CLI login locally.
+invocations. Where the platform provides a managed identity (`IDENTITY_ENDPOINT`, as in Azure Functions),
+`ManagedIdentityCredential` is used directly (system-assigned, or the user-assigned one named by
+`client_id`/`AZURE_CLIENT_ID`): `DefaultAzureCredential` would fall back to other credentials (a developer's
+CLI login) when the identity endpoint fails. Elsewhere, `DefaultAzureCredential` (e.g. `az login` locally).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import threading
 
 from azure.core.credentials import AccessToken, TokenCredential
-from azure.identity import DefaultAzureCredential
+from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+from .settings import get_setting
 
 
 class TokenProvider:
@@ -22,11 +26,7 @@ class TokenProvider:
         with self._lock:
             credential = self._credentials.get(client_id)
             if credential is None:
-                credential = DefaultAzureCredential(
-                    managed_identity_client_id=client_id,
-                    exclude_interactive_browser_credential=True,
-                )
-                self._credentials[client_id] = credential
+                credential = self._credentials[client_id] = identity_credential(client_id)
             return credential
 
     def token(self, scope: str, client_id: str | None) -> AccessToken:
@@ -36,3 +36,9 @@ class TokenProvider:
         """Drop the cached credential (and its token cache), so the next token is fetched fresh after a 401."""
         with self._lock:
             self._credentials.pop(client_id, None)
+
+
+def identity_credential(client_id: str | None) -> TokenCredential:
+    if get_setting("IDENTITY_ENDPOINT") or get_setting("MSI_ENDPOINT"):
+        return ManagedIdentityCredential(client_id=client_id)
+    return DefaultAzureCredential(managed_identity_client_id=client_id, exclude_interactive_browser_credential=True)

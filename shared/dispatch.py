@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from .config import Trigger
 from .firing import Firing
-from .ledger import RELEASED, Claim, Ledger, Refusal
+from .ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Claim, Ledger, Refusal
 from .logs import log_decision
 from .submitter import SubmitError, Submitter
 from .targets import PipelineRequest, target_kind
@@ -24,6 +24,12 @@ class Outcome(StrEnum):
     IN_PROGRESS = "in_progress"  # another invocation holds a live claim
     FAILED = "failed"  # recorded as failed: an operator replays it
     RETRY = "retry"  # recorded as released: the next delivery or sweep tries again
+
+
+# The entry's state after recording a failure: normally released or failed, but a claim whose lease ran out
+# may find that another invocation took the entry over meanwhile (and perhaps submitted it).
+OUTCOME_OF_STATE = {RELEASED: Outcome.RETRY, FAILED: Outcome.FAILED, SUBMITTED: Outcome.DUPLICATE,
+                    CLAIMED: Outcome.IN_PROGRESS}
 
 
 @dataclass(frozen=True)
@@ -72,12 +78,16 @@ def submit_claimed(
     ledger: Ledger,
     submitter: Submitter,
     source: str,
+    retry_later: bool = True,
 ) -> FiringResult:
+    """Submit and record the outcome; `retry_later=False` is for an operator's replay, which no later
+    delivery repeats: a transient failure is then recorded as failed, so the operator can replay it again."""
     key = claim.entry.key
     try:
         result = submitter.submit(request)
     except SubmitError as error:
-        state = ledger.record_failure(claim, error.to_json(), retryable=error.transient and not error.ambiguous)
+        retryable = retry_later and error.transient and not error.ambiguous
+        state = ledger.record_failure(claim, error.to_json(), retryable=retryable)
         log_decision(
             "failed",
             logging.WARNING if state == RELEASED else logging.ERROR,
@@ -92,14 +102,21 @@ def submit_claimed(
             ledger_key=key,
             source=source,
         )
-        outcome = Outcome.RETRY if state == RELEASED else Outcome.FAILED
+        outcome = OUTCOME_OF_STATE.get(state, Outcome.FAILED)
         return FiringResult(trigger_name, firing, outcome, key, error=error)
     except BaseException:
         # An unexpected failure must not strand the claim until its lease runs out.
         ledger.record_failure(claim, {"message": "the submission was interrupted", "transient": True},
-                              retryable=True)
+                              retryable=retry_later)
         raise
-    ledger.record_submitted(claim, result.run_id)
+    try:
+        ledger.record_submitted(claim, result.run_id)
+    except Exception as error:
+        # The run exists but the ledger cannot say so: once the lease runs out, the next delivery submits
+        # again. This line is then the only trace of the first run, for an operator to match the two.
+        log_decision("unrecorded", logging.ERROR, trigger=trigger_name, **firing.describe(), run_id=result.run_id,
+                     message=f"{type(error).__name__}: {error}", ledger_key=key, source=source)
+        raise
     log_decision(
         "submitted",
         logging.INFO if result.run_id else logging.WARNING,

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from .endpoints import is_loopback_host
 from .firing import BlobVersion, normalise_etag
+from .validation import json_type
 
 BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 SUBJECT_PREFIX = "/blobServices/default/containers/"
@@ -57,7 +58,7 @@ def blob_from_event(event_type: str, subject: object, data: Any) -> BlobVersion 
     if location is None:
         return Unusable("malformed", f"subject {subject!r} is not /blobServices/default/containers/<c>/blobs/<name>")
     if not isinstance(data, dict):
-        return Unusable("malformed", f"data must be a JSON object (got {type(data).__name__})")
+        return Unusable("malformed", f"data must be a JSON object (got {json_type(data)})")
     container, name = location
     url = data.get("url")
     if url is not None:

@@ -6,6 +6,7 @@ one blob version is identical whichever path sees it first.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -66,3 +67,11 @@ class ScheduledSlot:
 
 
 Firing = BlobVersion | ScheduledSlot
+
+
+def firing_from_record(described: Mapping[str, object]) -> Firing:
+    """The firing back from what a ledger entry stores (`describe()`), so an operator's replay can log it."""
+    if "slot" in described:
+        return ScheduledSlot(datetime.fromisoformat(str(described["slot"]).replace("Z", "+00:00")))
+    return BlobVersion(container=str(described["container"]), name=str(described["blob"]),
+                       etag=str(described["etag"]))

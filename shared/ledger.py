@@ -200,7 +200,31 @@ class Ledger:
             return Refusal("failed", existing)
         if existing.state == CLAIMED and not existing.lease_expired(now):
             return Refusal("in_progress", existing)
+        if existing.state == CLAIMED and existing.attempts >= self.max_attempts:
+            return self._give_up(existing, record_etag, now)
         return self._take_over(existing, record_etag, request, now)
+
+    def _give_up(self, existing: LedgerEntry, record_etag: str, now: datetime) -> Refusal:
+        """A claim abandoned again and again (its invocations keep dying mid-submission) stops being retried:
+        each takeover may POST again, so after `max_attempts` it waits for an operator instead."""
+        existing.history.append({"at": iso(now), "state": CLAIMED, "error": existing.error})
+        existing.state = FAILED
+        existing.lease_until = None
+        existing.error = {"message": f"claimed {existing.attempts} times without a recorded outcome (the "
+                                     "invocations were interrupted); check for a run before replaying",
+                          "code": "AbandonedClaims", "out_of_attempts": True}
+        try:
+            self._write(existing, if_match=record_etag)
+        except (ResourceModifiedError, ResourceExistsError):
+            return self._current_refusal(existing.blob_name, existing)
+        return Refusal("failed", existing)
+
+    def _current_refusal(self, blob_name: str, fallback: LedgerEntry) -> Refusal:
+        """Why not, as the ledger says now (someone else wrote between our read and our write)."""
+        found = self.read(blob_name)
+        current = found[0] if found is not None else fallback
+        reason = {SUBMITTED: "submitted", FAILED: "failed"}.get(current.state, "in_progress")
+        return Refusal(reason, current)
 
     def _take_over(self, existing: LedgerEntry, record_etag: str, request: dict[str, Any] | None,
                    now: datetime) -> Claim | Refusal:
@@ -214,7 +238,7 @@ class Ledger:
         try:
             etag = self._write(existing, if_match=record_etag)
         except (ResourceModifiedError, ResourceExistsError):
-            return Refusal("in_progress", existing)
+            return self._current_refusal(existing.blob_name, existing)
         return Claim(existing, etag, taken_over=previous_state == CLAIMED)
 
     def record_submitted(self, claim: Claim, run_id: str | None) -> None:

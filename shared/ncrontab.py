@@ -35,6 +35,7 @@ from .recurrence import (
     wall_clock_latest,
     wall_clock_slots_after,
 )
+from .validation import json_type
 
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
                "October", "November", "December")
@@ -81,7 +82,7 @@ def parse_cron(expr: object, time_zone: object = "UTC") -> tuple[CronSchedule | 
     problems: list[str] = []
     zone = parse_time_zone(time_zone, "cron time_zone", problems)
     if not isinstance(expr, str):
-        problems.insert(0, f"cron must be a string like '0 */5 * * * *' (got {_kind(expr)})")
+        problems.insert(0, f"cron must be a string like '0 */5 * * * *' (got {json_type(expr)})")
         return None, problems
     tokens = expr.split()
     if len(tokens) != 6:
@@ -98,10 +99,6 @@ def parse_cron(expr: object, time_zone: object = "UTC") -> tuple[CronSchedule | 
     if problems or second is None:
         return None, list(dict.fromkeys(problems))
     return CronSchedule(" ".join(tokens), second, minutes, hours, days, months, weekdays, zone), []
-
-
-def _kind(value: object) -> str:
-    return "null" if value is None else type(value).__name__
 
 
 def _field_count_problem(count: int) -> str:

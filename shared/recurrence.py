@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from .validation import json_type
+
 FREQUENCIES = ("Minute", "Hour", "Day", "Week", "Month")
 WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 RECURRENCE_FIELDS = frozenset(
@@ -311,7 +313,7 @@ def _times_text(rec: Recurrence) -> str:
 def parse_recurrence(raw: object) -> tuple[Recurrence | None, list[str]]:
     """Validate a user's JSON recurrence, reporting every problem at once (never raises)."""
     if not isinstance(raw, Mapping):
-        return None, [f"recurrence must be a JSON object with at least 'frequency' (got {_kind(raw)})"]
+        return None, [f"recurrence must be a JSON object with at least 'frequency' (got {json_type(raw)})"]
     problems = [f"recurrence.{key} is not a recognised field" for key in raw if key not in RECURRENCE_FIELDS]
     frequency = _parse_frequency(raw, problems)
     interval = _parse_interval(raw.get("interval"), frequency, problems)
@@ -327,10 +329,6 @@ def parse_recurrence(raw: object) -> tuple[Recurrence | None, list[str]]:
     return Recurrence(
         frequency, interval, start_time, time_zone, hours, minutes, week_days, time_of_day
     ), []
-
-
-def _kind(value: object) -> str:
-    return "null" if value is None else type(value).__name__
 
 
 def _show(value: object) -> str:

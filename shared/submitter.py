@@ -122,6 +122,13 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, moment.timestamp() - current)
 
 
+def token_failure_reason(error: ClientAuthenticationError) -> str:
+    """The first line of azure-identity's message: the rest repeats it per credential and would bloat every
+    ledger record and log line."""
+    lines = [line.strip() for line in (error.message or str(error)).splitlines() if line.strip()]
+    return redact(lines[0] if lines else type(error).__name__)[:300]
+
+
 def service_error(response: requests.Response, token: str | None) -> tuple[str | None, str, dict[str, Any]]:
     """The service's error code, message and correlation ids from an AML or ARM style error body."""
     correlation = {name: response.headers[name] for name in CORRELATION_HEADERS if name in response.headers}
@@ -206,7 +213,7 @@ class Submitter:
         try:
             token = self.tokens.token(request.scope, request.client_id).token
         except ClientAuthenticationError as error:
-            reason = redact(error.message or str(error))
+            reason = token_failure_reason(error)
             raise _Retry(SubmitError(f"could not get a token for {request.scope}: {reason}",
                                      code="TokenUnavailable", transient=True)) from None
         headers = {**request.headers, "Authorization": f"Bearer {token}"}

@@ -10,6 +10,23 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def json_type(value: object) -> str:
+    """The JSON name of a value's type, for messages users can match against what they wrote."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    return type(value).__name__
+
+
 class FieldReader:
     """Typed reads from one JSON object; a wrong value becomes a problem, never an exception."""
 
@@ -37,7 +54,7 @@ class FieldReader:
                 self.problem(key, "is required")
             return default
         if not isinstance(value, str):
-            self.problem(key, f"must be a string (got {type(value).__name__})")
+            self.problem(key, f"must be a string (got {json_type(value)})")
             return default
         if required and not value.strip():
             self.problem(key, "must not be empty")
@@ -71,7 +88,7 @@ class FieldReader:
         if value is None:
             return None
         if not isinstance(value, Mapping):
-            self.problem(key, f"must be a JSON object (got {type(value).__name__})")
+            self.problem(key, f"must be a JSON object (got {json_type(value)})")
             return None
         return value
 
@@ -83,7 +100,7 @@ class FieldReader:
             if isinstance(item, bool | int | float | str):
                 result[str(name)] = str(item)
             else:
-                self.problem(f"{key}.{name}", f"must be a string, number or boolean (got {type(item).__name__})")
+                self.problem(f"{key}.{name}", f"must be a string, number or boolean (got {json_type(item)})")
         return result
 
     def nested(self, key: str) -> FieldReader | None:

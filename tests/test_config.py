@@ -373,7 +373,7 @@ def test_all_problems_reported_at_once_each_naming_trigger_and_field() -> None:
     assert len(problems) == 5, problems
     expected = [
         ("trigger 'alpha': watch.container ", "'UPPER_case' is not a valid container name"),
-        ("trigger 'alpha': pipeline.experiment_name ", "must be a string (got int)"),
+        ("trigger 'alpha': pipeline.experiment_name ", "must be a string (got number)"),
         ("trigger 'beta': recurrence.frequency ", "did you mean 'Day'?"),
         ("trigger 'beta': pipeline.endpoint ", "must use https"),
         ("trigger 'gamma': pipeline.colour ", "is not a recognised field"),
@@ -415,7 +415,7 @@ def test_duplicate_names_reported() -> None:
     ("dot.ted", "must be 1-64 letters, digits, '-' or '_'"),
     ("", "must not be empty"),
     ("  ", "must not be empty"),
-    (42, "must be a string (got int)"),
+    (42, "must be a string (got number)"),
     (None, "is required"),
 ])
 def test_bad_names_rejected(name: object, phrase: str) -> None:
@@ -460,7 +460,7 @@ def test_not_json_says_where(text: str, expected: str) -> None:
     assert only_problem(text) == expected
 
 
-@pytest.mark.parametrize(("text", "kind"), [("{}", "dict"), ("null", "NoneType"), ("\"x\"", "str"), ("3", "int")])
+@pytest.mark.parametrize(("text", "kind"), [("{}", "object"), ("null", "null"), ("\"x\"", "string"), ("3", "number")])
 def test_not_an_array(text: str, kind: str) -> None:
     assert only_problem(text) == f"PIPELINE_TRIGGERS must be a JSON array of triggers (got {kind})"
 
@@ -522,14 +522,14 @@ def test_unknown_fields_rejected_by_path(entry: dict[str, Any], field: str) -> N
 
 
 WRONG_TYPES = [
-    (("status",), 1, "status must be a string (got int)"),
+    (("status",), 1, "status must be a string (got number)"),
     (("status",), "On", "status must be Active or Disabled (got 'On')"),
-    (("description",), ["x"], "description must be a string (got list)"),
-    (("watch",), "uploads", "watch must be a JSON object (got str)"),
-    (("watch", "container"), 7, "watch.container must be a string (got int)"),
+    (("description",), ["x"], "description must be a string (got array)"),
+    (("watch",), "uploads", "watch must be a JSON object (got string)"),
+    (("watch", "container"), 7, "watch.container must be a string (got number)"),
     (("watch", "container"), "ab", "watch.container 'ab' is not a valid container name"),
     (("watch", "container"), "a--b", "watch.container 'a--b' is not a valid container name"),
-    (("watch", "path_on_datastore"), {}, "watch.path_on_datastore must be a string (got dict)"),
+    (("watch", "path_on_datastore"), {}, "watch.path_on_datastore must be a string (got object)"),
     (("watch", "polling_interval"), "5", "watch.polling_interval must be a whole number (got '5')"),
     (("watch", "polling_interval"), 2.5, "watch.polling_interval must be a whole number (got 2.5)"),
     (("watch", "polling_interval"), True, "watch.polling_interval must be a whole number (got True)"),
@@ -537,33 +537,33 @@ WRONG_TYPES = [
     (("watch", "polling_interval"), -1, "watch.polling_interval must be from 0 to 1440 (got -1)"),
     (("watch", "ignore_empty_blobs"), "false", "watch.ignore_empty_blobs must be true or false (got 'false')"),
     (("watch", "backfill"), 1, "watch.backfill must be true or false (got 1)"),
-    (("watch", "blob_path_ends_with"), 1, "watch.blob_path_ends_with must be a string (got int)"),
-    (("watch", "connection"), False, "watch.connection must be a string (got bool)"),
-    (("pipeline",), [], "pipeline must be a JSON object (got list)"),
-    (("pipeline", "kind"), 3, "pipeline.kind must be a string (got int)"),
+    (("watch", "blob_path_ends_with"), 1, "watch.blob_path_ends_with must be a string (got number)"),
+    (("watch", "connection"), False, "watch.connection must be a string (got boolean)"),
+    (("pipeline",), [], "pipeline must be a JSON object (got array)"),
+    (("pipeline", "kind"), 3, "pipeline.kind must be a string (got number)"),
     (("pipeline", "endpoint"), None, "pipeline.endpoint is required"),
-    (("pipeline", "endpoint"), 5, "pipeline.endpoint must be a string (got int)"),
-    (("pipeline", "experiment_name"), {}, "pipeline.experiment_name must be a string (got dict)"),
-    (("pipeline", "parameter_assignments"), "a=1", "pipeline.parameter_assignments must be a JSON object (got str)"),
+    (("pipeline", "endpoint"), 5, "pipeline.endpoint must be a string (got number)"),
+    (("pipeline", "experiment_name"), {}, "pipeline.experiment_name must be a string (got object)"),
+    (("pipeline", "parameter_assignments"), "a=1", "pipeline.parameter_assignments must be a JSON object (got string)"),
     (("pipeline", "parameter_assignments"), {"a": None},
-     "pipeline.parameter_assignments.a must be a string, number or boolean (got NoneType)"),
+     "pipeline.parameter_assignments.a must be a string, number or boolean (got null)"),
     (("pipeline", "parameter_assignments"), {"a": {"b": 1}},
-     "pipeline.parameter_assignments.a must be a string, number or boolean (got dict)"),
-    (("pipeline", "tags"), {"a": [1]}, "pipeline.tags.a must be a string, number or boolean (got list)"),
-    (("pipeline", "datastore_name"), 1, "pipeline.datastore_name must be a string (got int)"),
-    (("pipeline", "data_path_parameter_name"), [], "pipeline.data_path_parameter_name must be a string (got list)"),
-    (("pipeline", "data_path_assignments"), [], "pipeline.data_path_assignments must be a JSON object (got list)"),
+     "pipeline.parameter_assignments.a must be a string, number or boolean (got object)"),
+    (("pipeline", "tags"), {"a": [1]}, "pipeline.tags.a must be a string, number or boolean (got array)"),
+    (("pipeline", "datastore_name"), 1, "pipeline.datastore_name must be a string (got number)"),
+    (("pipeline", "data_path_parameter_name"), [], "pipeline.data_path_parameter_name must be a string (got array)"),
+    (("pipeline", "data_path_assignments"), [], "pipeline.data_path_assignments must be a JSON object (got array)"),
     (("pipeline", "data_path_assignments"), {"d": "x"},
-     "pipeline.data_path_assignments.d must be a JSON object (got str)"),
+     "pipeline.data_path_assignments.d must be a JSON object (got string)"),
     (("pipeline", "data_path_assignments"), {"d": {"datastore_name": "a"}},
      "pipeline.data_path_assignments.d.relative_path is required"),
     (("pipeline", "data_path_assignments"), {"d": {"datastore_name": 1, "relative_path": "b"}},
-     "pipeline.data_path_assignments.d.datastore_name must be a string (got int)"),
+     "pipeline.data_path_assignments.d.datastore_name must be a string (got number)"),
     (("pipeline", "continue_on_step_failure"), "yes", "pipeline.continue_on_step_failure must be true or false"),
-    (("pipeline", "description"), 1, "pipeline.description must be a string (got int)"),
+    (("pipeline", "description"), 1, "pipeline.description must be a string (got number)"),
     (("pipeline", "scope"), "http://evil.example/", "pipeline.scope must use https"),
-    (("pipeline", "scope"), 9, "pipeline.scope must be a string (got int)"),
-    (("pipeline", "client_id"), 5, "pipeline.client_id must be a string (got int)"),
+    (("pipeline", "scope"), 9, "pipeline.scope must be a string (got number)"),
+    (("pipeline", "client_id"), 5, "pipeline.client_id must be a string (got number)"),
 ]
 
 
@@ -594,7 +594,8 @@ def test_schedule_problems_name_the_trigger(schedule: dict[str, Any], phrase: st
 
 def test_entry_that_is_not_an_object_is_named_by_position() -> None:
     problems = problems_of([cron_entry("ok"), "just a string", [1]])
-    assert problems == ["trigger #2: must be a JSON object (got str)", "trigger #3: must be a JSON object (got list)"]
+    assert problems == ["trigger #2: must be a JSON object (got string)",
+                        "trigger #3: must be a JSON object (got array)"]
 
 
 # --- never anything but ConfigError -------------------------------------------------------------------

@@ -77,8 +77,8 @@ LAYOUT = "{second} {minute} {hour} {day} {month} {day-of-week}"
 
 INVALID = [
     (None, "UTC", ["cron must be a string like '0 */5 * * * *' (got null)"]),
-    (5, "UTC", ["cron must be a string like '0 */5 * * * *' (got int)"]),
-    (["0", "*"], "UTC", ["cron must be a string like '0 */5 * * * *' (got list)"]),
+    (5, "UTC", ["cron must be a string like '0 */5 * * * *' (got number)"]),
+    (["0", "*"], "UTC", ["cron must be a string like '0 */5 * * * *' (got array)"]),
     ("", "UTC", [f"cron must have 6 fields {LAYOUT} (got 0)"]),
     ("*/5 * * * *", "UTC",
      [f"cron must have 6 fields {LAYOUT} (got 5); Azure Functions needs a leading seconds field, e.g. '0 ' + a "

@@ -253,9 +253,9 @@ OFFSET_HINT = (": it carries a UTC offset; give the local wall-clock time withou
 
 INVALID = [
     (None, ["recurrence must be a JSON object with at least 'frequency' (got null)"]),
-    ([], ["recurrence must be a JSON object with at least 'frequency' (got list)"]),
-    ("Day", ["recurrence must be a JSON object with at least 'frequency' (got str)"]),
-    (True, ["recurrence must be a JSON object with at least 'frequency' (got bool)"]),
+    ([], ["recurrence must be a JSON object with at least 'frequency' (got array)"]),
+    ("Day", ["recurrence must be a JSON object with at least 'frequency' (got string)"]),
+    (True, ["recurrence must be a JSON object with at least 'frequency' (got boolean)"]),
     ({}, [f"recurrence.frequency is required (one of {FREQ_LIST})"]),
     ({"frequency": "Daily"}, [f"recurrence.frequency must be one of {FREQ_LIST} (got 'Daily'); did you mean 'Day'?"]),
     ({"frequency": "week"}, [f"recurrence.frequency must be one of {FREQ_LIST} (got 'week'); did you mean 'Week'?"]),

@@ -463,17 +463,15 @@ def test_identity_refusal_is_token_unavailable_and_retried(
 ) -> None:
     identity.fail_next(400, times=3)  # not retried inside azure-identity: one call per attempt
     policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, budget=30.0)
-    started = time.monotonic()
     error = submit_error(make_submitter(policy), request_)
-    elapsed = time.monotonic() - started
     assert error.code == "TokenUnavailable" and error.transient and not error.ambiguous
     assert error.status is None and error.attempts == 3
     assert "could not get a token for https://management.azure.com/.default" in error.message
-    assert "ManagedIdentityCredential" in error.message
+    assert "400, injected identity failure" in error.message and len(error.message) < 400
     assert identity.secret_header not in error.message
     assert identity_calls() == 3 and len(sleeps) == 2
     assert standin.requests == []
-    assert elapsed < 3.0, f"DefaultAzureCredential's fallback chain took {elapsed:.1f}s for 3 attempts"
+
 
 
 def test_identity_recovers_between_attempts(make_submitter: Callable[..., Submitter], request_: PipelineRequest,
@@ -491,13 +489,10 @@ def test_identity_endpoint_down_surfaces_token_unavailable(
     """A sustained 500: azure-identity retries it internally (4 requests over ~5s) before the submitter sees it."""
     identity.fail_next(500, times=4)
     policy = RetryPolicy(max_attempts=1, base_delay=0.01, max_delay=0.02, budget=30.0)
-    started = time.monotonic()
     error = submit_error(make_submitter(policy), request_)
-    elapsed = time.monotonic() - started
     assert error.code == "TokenUnavailable" and error.transient and error.attempts == 1
     assert identity_calls() == 4
     assert standin.requests == [] and sleeps == []
-    assert elapsed < 10.0
 
 
 # --- the token stays secret ------------------------------------------------------------------------------

@@ -243,7 +243,7 @@ def test_adf_pipeline_on_a_schedule_sends_only_its_parameters() -> None:
         (watch(batch_pipeline(input_name="mode")),
          "trigger 't': pipeline.input_name names 'mode', which parameter_assignments also sets"),
         (watch(batch_pipeline(deployment=" ")), "trigger 't': pipeline.deployment must not be empty"),
-        (watch(batch_pipeline(deployment=2)), "trigger 't': pipeline.deployment must be a string (got int)"),
+        (watch(batch_pipeline(deployment=2)), "trigger 't': pipeline.deployment must be a string (got number)"),
         (watch(batch_pipeline(data_path_parameter_name="x")),
          "trigger 't': pipeline.data_path_parameter_name is not used by kind batch_endpoint: the batch input "
          "that receives the blob is named by pipeline.input_name"),

@@ -24,6 +24,8 @@ class IssuedToken:
 
 
 class IdentityEndpoint:
+    """Errors are answered in App Service's format (`statusCode`, `message`), which azure-identity reads."""
+
     def __init__(self, lifetime_seconds: int = 3600) -> None:
         self.secret_header = uuid.uuid4().hex
         self.lifetime = lifetime_seconds
@@ -81,11 +83,11 @@ class IdentityEndpoint:
             self.requests.append({"resource": resource, "client_id": client_id})
             if self.failures_to_inject:
                 status = self.failures_to_inject.pop(0)
-                return Reply(status, {"error": "unavailable", "error_description": "injected identity failure"})
+                return Reply(status, {"statusCode": status, "message": "injected identity failure"})
         if request.headers.get("x-identity-header") != self.secret_header:
-            return Reply(401, {"error": "unauthorized", "error_description": "X-IDENTITY-HEADER is wrong"})
+            return Reply(401, {"statusCode": 401, "message": "X-IDENTITY-HEADER is wrong"})
         if (request.query.get("api-version") or [""])[0] != "2019-08-01":
-            return Reply(400, {"error": "bad_request", "error_description": "unsupported api-version"})
+            return Reply(400, {"statusCode": 400, "message": "unsupported api-version"})
         token = self._jwt(resource, client_id)
         with self._lock:
             self.issued[token] = IssuedToken(resource=resource, client_id=client_id)

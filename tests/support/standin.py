@@ -29,6 +29,7 @@ ARM_SCOPE = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/provide
 AML_PREFIX = r"/pipelines/v1\.0" + ARM_SCOPE + r"Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
 ADF_PIPELINE = ARM_SCOPE + r"Microsoft\.DataFactory/factories/(?P<factory>[^/]+)/pipelines/(?P<pipeline>[^/]+)"
 WORKSPACE_ID = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1"
+PUBLISHED_STATUSES = ("Active", "Deprecated", "Disabled")
 PUBLISHED_BODY_KEYS = {
     "ExperimentName", "Description", "RunSource", "RunType", "ParameterAssignments", "DataPathAssignments",
     "DataSetDefinitionValueAssignments", "ContinueRunOnStepFailure", "EnableNotification", "tags", "Properties",
@@ -110,6 +111,9 @@ class PipelineStandIn:
                           self._endpoint_submit)
         self.server.route("POST", r"/batch/(?P<endpoint>[^/]+)/jobs", self._batch_invoke)
         self.server.route("POST", ADF_PIPELINE + r"/createRun", self._adf_create_run)
+        self.server.route("GET", AML_PREFIX + r"/PublishedPipelines/(?P<pipeline>[^/]+)", self._published_get)
+        self.server.route("PUT", AML_PREFIX + r"/PublishedPipelines/(?P<pipeline>[^/]+)/status",
+                          self._published_set_status)
 
     # -- lifecycle and URLs ----------------------------------------------------------------------
     def start(self) -> PipelineStandIn:
@@ -166,7 +170,7 @@ class PipelineStandIn:
     # -- the shared request flow -----------------------------------------------------------------
     def handle(self, request: Request, kind: str, resource: str,
                validate: Callable[[Any], str | None], respond: Callable[[str, Any], Reply],
-               reject: Callable[[int, str, str], Reply] = aml_error) -> Reply | None:
+               reject: Callable[[int, str, str], Reply] = aml_error, creates_run: bool = True) -> Reply | None:
         token = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
         issued = self.identity.token_info(token) if token else None
         try:
@@ -201,7 +205,7 @@ class PipelineStandIn:
             return reject(401, "InvalidAudience", f"token audience {issued.resource!r} is not {resource!r}")
         if problem := validate(body):
             return reject(400, "BadRequest", problem)
-        run_id = self._accept(kind, request, body)
+        run_id = self._accept(kind, request, body) if creates_run else ""
         return respond(run_id, body)
 
     def _accept(self, kind: str, request: Request, body: Any, ambiguous: bool = False) -> str:
@@ -217,6 +221,33 @@ class PipelineStandIn:
             return aml_error(400, "PipelineDisabled", f"Published pipeline {pipeline} is disabled")
         return self.handle(request, "published_pipeline", MANAGEMENT, validate_aml_body,
                            lambda run_id, body: aml_run(run_id, body, pipeline))
+
+    # -- AML published pipeline status (reference §6) --------------------------------------------
+    def _published_get(self, request: Request) -> Reply | None:
+        """The pipeline entity; every pipeline id exists here and is Active until set otherwise."""
+        pipeline = request.params["pipeline"]
+        submit_path = request.path.replace("/PublishedPipelines/", "/PipelineRuns/PipelineSubmit/")
+        return self.handle(request, "published_pipeline_status", MANAGEMENT,
+                           lambda body: None if body is None else "GET takes no body",
+                           lambda _, body: Reply(200, {
+                               "Id": pipeline, "Name": f"pipeline {pipeline}",
+                               "Status": self.pipeline_status.get(pipeline, "Active"),
+                               "Url": f"{self.base_url}{submit_path}",
+                           }), creates_run=False)
+
+    def _published_set_status(self, request: Request) -> Reply | None:
+        """The body is a JSON string: "Active", "Deprecated" or "Disabled"."""
+        pipeline = request.params["pipeline"]
+
+        def set_status(body: Any) -> Reply:
+            with self._lock:
+                self.pipeline_status[pipeline] = body
+            return Reply(200)
+
+        return self.handle(request, "published_pipeline_status", MANAGEMENT,
+                           lambda body: None if body in PUBLISHED_STATUSES
+                           else f"status must be a JSON string: one of {', '.join(PUBLISHED_STATUSES)}",
+                           lambda _, body: set_status(body), creates_run=False)
 
     # -- AML pipeline endpoints ------------------------------------------------------------------
     def _endpoint_submit(self, request: Request) -> Reply | None:
@@ -360,3 +391,11 @@ def validate_adf_body(body: Any, declared: dict[str, str]) -> str | None:
         if expected and (wrong_bool or not isinstance(value, expected)):
             return f"parameter {name!r} is declared {declared[name]} but got {type(value).__name__} {value!r}"
     return None
+
+
+def relative_path(body: Any, parameter: str = "input_datapath") -> str | None:
+    """The blob an AML submission names in `DataPathAssignments.<parameter>.RelativePath`, if any."""
+    try:
+        return str(body["DataPathAssignments"][parameter]["RelativePath"])
+    except (KeyError, TypeError):
+        return None

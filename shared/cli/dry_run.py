@@ -1,0 +1,99 @@
+"""`dry-run`: the exact request a trigger would send, without sending or writing anything.
+
+For a watch trigger the blob's real properties are read when it exists (read only), so the request and
+the match decision are the ones an upload of that blob would get; for a schedule, its next slot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from ..config import Trigger, load_config
+from ..dispatch import build_request
+from ..firing import BlobVersion, Firing, ScheduledSlot
+from ..ledger import utc_now
+from ..matching import decide
+from ..sweep import blob_version, watched_container
+from .errors import USAGE, CliError, find_trigger, ledger_storage, storage_errors, watch_storage
+from .output import print_json
+from .parsing import add_command
+from .triggers import status_text
+from .upcoming import read_only_state, upcoming
+
+NOT_UPLOADED = "(not uploaded yet)"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        commands, "dry-run", "print the request a trigger would send (sends nothing, writes nothing)",
+        "Print the exact request (method, URL, headers without the token, body) a trigger would send: for a watch "
+        "trigger for the blob given with --blob, for a schedule for its next slot. Nothing is sent or written.", run)
+    parser.add_argument("trigger", help="trigger name")
+    parser.add_argument("--blob", metavar="NAME", help="blob name in the watched container (watch triggers)")
+    parser.add_argument("--json", action="store_true", help="print the request as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    trigger = find_trigger(load_config(), args.trigger)
+    firing = blob_firing(trigger, args.blob) if trigger.watch is not None else slot_firing(trigger, args.blob)
+    request = build_request(trigger, firing)
+    if args.json:
+        print_json({**request.to_json(), "firing": firing.describe(), "trigger_status": status_text(trigger)})
+        return 0
+    print(f"# trigger {trigger.name}: {status_text(trigger)}; firing {json.dumps(firing.describe())}")
+    print(f"{request.method} {request.url}")
+    for name, value in request.headers.items():
+        print(f"{name}: {value}")
+    print(f"Authorization: Bearer <token for {request.scope}, fetched when sending; not shown>")
+    print()
+    print(json.dumps(request.body, indent=2, ensure_ascii=False))
+    print("# nothing was sent")
+    return 0
+
+
+def blob_firing(trigger: Trigger, name: str | None) -> Firing:
+    watch = trigger.watch
+    assert watch is not None
+    if not name:
+        raise CliError(f"trigger {trigger.name!r} watches container {watch.container!r}: pass --blob NAME (a blob "
+                       f"name in that container, e.g. {watch.folder + '/' if watch.folder else ''}file.csv) to see "
+                       "the request that blob would get", USAGE)
+    container = watched_container(watch)
+    with storage_errors(watch_storage(trigger)):
+        blob = container.get_blob_client(name)
+        try:
+            props = blob.get_blob_properties()
+            firing = blob_version(container, props)
+        except ResourceNotFoundError:
+            firing = BlobVersion(container=watch.container, name=name, etag=NOT_UPLOADED, url=blob.url)
+    decision = decide(dataclasses.replace(trigger, status="Active"), firing)
+    if not decision.matched:
+        raise CliError(f"no request: blob {name!r} would not fire trigger {trigger.name!r}: "
+                       f"{skip_reason(trigger, decision.reason)}")
+    return firing
+
+
+def skip_reason(trigger: Trigger, reason: str) -> str:
+    watch = trigger.watch
+    assert watch is not None
+    folder = f"folder {watch.folder!r}" if watch.folder else "the container root"
+    return {
+        "subfolder": f"it is in a subfolder; only blobs directly in {folder} trigger",
+        "outside_folder": f"it is outside the watched {folder}",
+        "suffix": f"its name does not end with {watch.blob_path_ends_with!r}",
+        "empty": "it is empty (ignore_empty_blobs is on)",
+    }.get(reason, reason)
+
+
+def slot_firing(trigger: Trigger, blob: str | None) -> Firing:
+    if blob:
+        raise CliError(f"trigger {trigger.name!r} is a schedule: --blob applies to watch triggers only", USAGE)
+    with storage_errors(ledger_storage()):
+        slots = upcoming(trigger, read_only_state(), utc_now(), count=1)
+    if not slots:
+        raise CliError(f"trigger {trigger.name!r} has no future slot")
+    return ScheduledSlot(slots[0])

@@ -1,0 +1,67 @@
+"""`history`: ledger entries newest first, to answer "did this blob run, and if not, why"."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import UTC, datetime, timedelta
+
+from ..ledger import FAILED, RELEASED, Ledger, parse_iso, utc_now
+from .entries import as_json, entries_table
+from .errors import ledger_storage, storage_errors
+from .output import print_json
+from .parsing import add_command
+
+DURATION = re.compile(r"^(\d+)([smhdw])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def since_value(text: str) -> datetime:
+    """`2h`, `3d`, `30m` ago, or an ISO time (UTC when it names no offset)."""
+    text = text.strip()
+    if match := DURATION.match(text):
+        return utc_now() - timedelta(**{UNITS[match[2]]: int(match[1])})
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a duration like 2h/3d/30m nor an ISO time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (got {text!r})")
+    return int(text)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        commands, "history", "ledger entries, newest first",
+        "Ledger entries newest first: blob (or slot), ETag, trigger, state, run id, attempts, last error, updated "
+        "time and short key (for replay).", run)
+    parser.add_argument("--trigger", help="only this trigger's entries")
+    parser.add_argument("--failed", action="store_true", help="only entries in state failed or released")
+    parser.add_argument("--since", type=since_value, metavar="WHEN",
+                        help="only entries updated since WHEN: a duration ago (2h, 3d, 30m) or an ISO time")
+    parser.add_argument("--limit", type=positive, default=50, metavar="N", help="at most N entries (default 50)")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+def run(args: argparse.Namespace) -> int:
+    states = {FAILED, RELEASED} if args.failed else None
+    with storage_errors(ledger_storage()):
+        entries = list(Ledger.from_settings().entries(args.trigger, states))
+    if args.since:
+        entries = [e for e in entries if parse_iso(e.updated_at) >= args.since]
+    entries.sort(key=lambda e: parse_iso(e.updated_at), reverse=True)
+    shown = entries[: args.limit]
+    if args.json:
+        print_json([as_json(e) for e in shown])
+        return 0
+    if not shown:
+        print("no ledger entries match")
+        return 0
+    print(entries_table(shown))
+    if len(entries) > len(shown):
+        print(f"({len(entries) - len(shown)} older entries not shown: raise --limit)")
+    return 0
