@@ -14,6 +14,9 @@ from typing import Any
 
 LOGGER = logging.getLogger("pipeline_bridge")
 _BARE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+# JSON leaves these unescaped, but log readers (and str.splitlines) break lines at them: a blob name
+# holding one would split a decision into two lines, the second one forged by whoever named the blob.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
 def format_value(value: Any) -> str:
@@ -21,8 +24,8 @@ def format_value(value: Any) -> str:
     if isinstance(value, str) and _BARE.match(value):
         return value
     if isinstance(value, str):
-        return json.dumps(text, ensure_ascii=False)
-    return text
+        return json.dumps(text, ensure_ascii=False).translate(_LINE_BREAKS)
+    return text.translate(_LINE_BREAKS)
 
 
 def format_decision(event: str, fields: dict[str, Any]) -> str:

@@ -8,13 +8,16 @@ identity-based settings `<NAME>__blobServiceUri` / `<NAME>__serviceUri` / `<NAME
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, LinearRetry
 
 from .endpoints import endpoint_problem
-from .settings import get_setting
+from .settings import float_setting, get_setting
+
+RETRY_SETTINGS = ("PIPELINE_STORAGE_RETRY_TOTAL", "PIPELINE_STORAGE_RETRY_BACKOFF_SECONDS")
 
 
 class StorageSettingError(LookupError):
@@ -38,14 +41,27 @@ def _service_uri(connection: str) -> str | None:
 
 def _settings_fingerprint(connection: str) -> tuple[str | None, ...]:
     suffixes = ("", "__blobServiceUri", "__serviceUri", "__accountName", "__credential", "__clientId")
-    return tuple(get_setting(connection + suffix) for suffix in suffixes)
+    return (*(get_setting(connection + suffix) for suffix in suffixes), *(get_setting(name) for name in RETRY_SETTINGS))
+
+
+def _retry_options() -> dict[str, Any]:
+    """The SDK's own storage retries, unless the settings shorten them.
+
+    Its default (exponential backoff from 15 s) spent 84 s on an unreachable account before raising, well
+    past the 30 s Event Grid waits for an answer; `retry_total` retries `backoff` seconds apart bound that.
+    """
+    if all(get_setting(name) is None for name in RETRY_SETTINGS):
+        return {}
+    backoff = float_setting("PIPELINE_STORAGE_RETRY_BACKOFF_SECONDS", 2.0)
+    total = int(float_setting("PIPELINE_STORAGE_RETRY_TOTAL", 3))
+    return {"retry_policy": LinearRetry(backoff=backoff, retry_total=total, random_jitter_range=backoff / 2)}
 
 
 def _build_client(connection: str) -> BlobServiceClient:
     connection_string = get_setting(connection)
     if connection_string:
         try:
-            return BlobServiceClient.from_connection_string(connection_string)
+            return BlobServiceClient.from_connection_string(connection_string, **_retry_options())
         except ValueError as error:
             raise StorageSettingError(
                 f"app setting {connection} is not a usable storage connection string ({error})"
@@ -59,7 +75,7 @@ def _build_client(connection: str) -> BlobServiceClient:
         )
     if problem := endpoint_problem(uri):
         raise StorageSettingError(f"{connection}__blobServiceUri {problem}")
-    return BlobServiceClient(account_url=uri, credential=_identity(connection))
+    return BlobServiceClient(account_url=uri, credential=_identity(connection), **_retry_options())
 
 
 _clients: dict[tuple[str, tuple[str | None, ...]], BlobServiceClient] = {}

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import AzureError
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
@@ -122,7 +122,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, moment.timestamp() - current)
 
 
-def token_failure_reason(error: ClientAuthenticationError) -> str:
+def token_failure_reason(error: AzureError) -> str:
     """The first line of azure-identity's message: the rest repeats it per credential and would bloat every
     ledger record and log line."""
     lines = [line.strip() for line in (error.message or str(error)).splitlines() if line.strip()]
@@ -212,7 +212,7 @@ class Submitter:
     def _attempt(self, request: PipelineRequest, attempt: int, started: float, policy: RetryPolicy) -> SubmitResult:
         try:
             token = self.tokens.token(request.scope, request.client_id).token
-        except ClientAuthenticationError as error:
+        except AzureError as error:  # refused, or the identity endpoint unreachable: nothing was sent yet
             reason = token_failure_reason(error)
             raise _Retry(SubmitError(f"could not get a token for {request.scope}: {reason}",
                                      code="TokenUnavailable", transient=True)) from None

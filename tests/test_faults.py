@@ -1,0 +1,216 @@
+"""Faults outside the bridge: the ledger's storage account down or answering 503, the identity endpoint
+down or failing, a pipeline response cut off after the run was accepted. Real Azurite (behind a loopback
+fault proxy where it must misbehave), real azure-identity, the pipeline stand-in.
+
+The rule in every case: fail loudly (raise, so Event Grid or the timer tries again) and never submit
+without a claim; when the service may have started a run, record it for an operator, never re-POST.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ServiceRequestError
+from azure.storage.blob import BlobClient, ContainerClient
+
+from shared import submitter as submitter_module
+from shared.event_path import RetryLaterError
+from shared.ledger import FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry
+from tests.support.azurite import Azurite
+from tests.support.fault_proxy import FaultProxy
+from tests.support.host import FunctionApp, blob_created_event, load_function, timer_payload
+from tests.support.identity import IdentityEndpoint
+from tests.support.leaks import all_logs, leaked_secrets, rendered
+from tests.support.ports import free_port
+from tests.support.standin import PipelineStandIn
+from tests.support.triggers import watch_trigger
+
+Setter = Callable[[list[Any]], None]
+STORAGE_RETRIES = 2  # PIPELINE_STORAGE_RETRY_TOTAL below: each storage call is tried 1 + 2 times
+MSAL_THROTTLE_SECONDS = 5.5  # MSAL answers from its cache for 5 s after the identity endpoint's 5xx
+
+
+@pytest.fixture(scope="module")
+def blob_function() -> FunctionApp:
+    return load_function("blob_trigger")
+
+
+@pytest.fixture
+def landing(set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+            monkeypatch: pytest.MonkeyPatch) -> ContainerClient:
+    """One watch trigger on `container`, with storage retries short enough for a test (a proposed setting)."""
+    monkeypatch.setenv("PIPELINE_STORAGE_RETRY_TOTAL", str(STORAGE_RETRIES))
+    monkeypatch.setenv("PIPELINE_STORAGE_RETRY_BACKOFF_SECONDS", "0.05")
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    return container
+
+
+@pytest.fixture
+def ledger_proxy(azurite: Azurite, landing: ContainerClient, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """The ledger's account (`AzureWebJobsStorage`) reached through a proxy that can answer 503."""
+    proxy = FaultProxy(azurite.blob_endpoint).start()
+    monkeypatch.setenv("AzureWebJobsStorage", ledger_connection(azurite, proxy.url(azurite.blob_endpoint)))
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def fresh_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new process-wide submitter, so no token cached by an earlier test hides the identity endpoint."""
+    monkeypatch.setattr(submitter_module, "_shared", None)
+
+
+def ledger_connection(azurite: Azurite, blob_endpoint: str) -> str:
+    return azurite.connection_string.replace(f"BlobEndpoint={azurite.blob_endpoint};", f"BlobEndpoint={blob_endpoint};")
+
+
+def new_blob(container: ContainerClient, name: str = "x.csv") -> BlobClient:
+    blob = container.get_blob_client(name)
+    blob.upload_blob(b"a,b\n1,2\n", overwrite=True)
+    return blob
+
+
+def only_entry() -> LedgerEntry:
+    [entry] = list(Ledger.from_settings().entries())
+    return entry
+
+
+# -- the ledger's storage account ----------------------------------------------------------------
+def test_unreachable_ledger_account_fails_loudly_and_submits_nothing(
+    blob_function: FunctionApp, landing: ContainerClient, standin: PipelineStandIn, azurite: Azurite,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    event = blob_created_event(new_blob(landing))
+    monkeypatch.setenv("AzureWebJobsStorage", ledger_connection(azurite, f"http://127.0.0.1:{free_port()}/x"))
+
+    with pytest.raises(ServiceRequestError, match="Connection refused"):
+        blob_function.invoke(event)
+    with pytest.raises(ServiceRequestError):
+        load_function("timer_trigger").invoke(timer_payload())
+    assert standin.requests == []
+
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)  # the account is back: Event Grid retries
+    blob_function.invoke(event)
+    assert len(standin.runs) == 1
+    assert only_entry().state == SUBMITTED
+
+
+def test_short_503_spell_is_ridden_out_by_the_storage_retries(
+    blob_function: FunctionApp, landing: ContainerClient, ledger_proxy: FaultProxy, standin: PipelineStandIn
+) -> None:
+    ledger_proxy.fail_next(503, times=STORAGE_RETRIES)
+    blob_function.invoke(blob_created_event(new_blob(landing)))
+    assert ledger_proxy.answered == [503] * STORAGE_RETRIES
+    assert len(standin.runs) == 1
+    assert only_entry().state == SUBMITTED
+
+
+def test_long_503_spell_raises_after_bounded_retries_without_submitting(
+    blob_function: FunctionApp, landing: ContainerClient, ledger_proxy: FaultProxy, standin: PipelineStandIn
+) -> None:
+    event = blob_created_event(new_blob(landing))
+    ledger_proxy.fail_next(503, times=50)
+    with pytest.raises(HttpResponseError) as raised:
+        blob_function.invoke(event)
+    assert raised.value.status_code == 503
+    assert ledger_proxy.answered == [503] * (1 + STORAGE_RETRIES)  # the SDK's retries are bounded by the setting
+    with pytest.raises(HttpResponseError):
+        load_function("timer_trigger").invoke(timer_payload())
+    assert standin.requests == []
+
+    ledger_proxy.clear()
+    blob_function.invoke(event)
+    assert len(standin.runs) == 1
+
+
+def test_ledger_lost_right_after_the_post_is_the_documented_duplicate_window(
+    blob_function: FunctionApp, landing: ContainerClient, ledger_proxy: FaultProxy, standin: PipelineStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service has no idempotency key: a run accepted but not recorded is submitted again once the
+    claim's lease runs out. The `unrecorded` error line is what lets an operator pair the two runs."""
+    monkeypatch.setenv("PIPELINE_CLAIM_LEASE_SECONDS", "1.5")
+    event = blob_created_event(new_blob(landing))
+    standin.fault_hook = lambda request: ledger_proxy.fail_next(503, times=50)  # storage fails as the run starts
+
+    with all_logs() as records, pytest.raises(HttpResponseError):
+        blob_function.invoke(event)
+    [first] = standin.runs
+    assert any(r.levelname == "ERROR" and "event=unrecorded" in r.getMessage() and first.run_id in r.getMessage()
+               for r in records)
+
+    standin.fault_hook = None
+    ledger_proxy.clear()
+    with pytest.raises(RetryLaterError, match="in_progress"):  # the claim still protects the blob ...
+        blob_function.invoke(event)
+    assert len(standin.requests) == 1
+    time.sleep(1.6)  # ... until its lease runs out
+    blob_function.invoke(event)
+    assert len(standin.runs) == 2
+    entry = only_entry()
+    assert entry.state == SUBMITTED and entry.run_id == standin.runs[1].run_id and entry.attempts == 2
+
+
+# -- the pipeline service's response -------------------------------------------------------------
+def test_response_cut_off_after_the_run_was_accepted_is_recorded_ambiguous_not_retried(
+    blob_function: FunctionApp, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    proxy = FaultProxy(standin.base_url).start()
+    try:
+        set_triggers([watch_trigger("landing", container.container_name,
+                                    proxy.url(standin.published_pipeline_url()))])
+        proxy.truncate_next()
+        event = blob_created_event(new_blob(container))
+        blob_function.invoke(event)  # acknowledged: a redelivery cannot tell whether the run started
+        blob_function.invoke(event)
+    finally:
+        proxy.stop()
+    assert len(standin.requests) == 1 and len(standin.runs) == 1
+    entry = only_entry()
+    assert entry.state == FAILED
+    assert entry.error["ambiguous"] is True and "may have started the run" in entry.error["message"]
+
+
+# -- the identity endpoint -----------------------------------------------------------------------
+def test_identity_endpoint_errors_are_retried_with_a_clear_error_and_no_token_in_logs(
+    blob_function: FunctionApp, landing: ContainerClient, standin: PipelineStandIn, identity: IdentityEndpoint,
+    fresh_tokens: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PIPELINE_MAX_ATTEMPTS", "2")
+    event = blob_created_event(new_blob(landing))
+    identity.fail_next(500, times=4)  # azure-identity asks 4 times per token before giving up
+    with all_logs() as records:
+        with pytest.raises(RetryLaterError) as raised:
+            blob_function.invoke(event)
+        identity.failures_to_inject.clear()  # the outage ends
+        failed = only_entry()
+        time.sleep(MSAL_THROTTLE_SECONDS)
+        blob_function.invoke(event)  # Event Grid's redelivery
+
+    assert failed.state == RELEASED and failed.error["code"] == "TokenUnavailable"
+    assert failed.error["message"].startswith("could not get a token for https://management.azure.com/.default")
+    assert any("event=failed" in r.getMessage() and "code=TokenUnavailable" in r.getMessage() for r in records)
+    assert len(standin.requests) == 1 and len(standin.runs) == 1
+    assert only_entry().state == SUBMITTED
+    stored = json.dumps([vars(e) for e in Ledger.from_settings().entries()])
+    assert leaked_secrets("\n".join([rendered(records), str(raised.value), stored]), identity) == []
+
+
+def test_unreachable_identity_endpoint_releases_the_blob_with_a_clear_error(
+    blob_function: FunctionApp, landing: ContainerClient, standin: PipelineStandIn, identity: IdentityEndpoint,
+    fresh_tokens: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PIPELINE_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{free_port()}/msi/token")
+    with all_logs() as records, pytest.raises(RetryLaterError):
+        blob_function.invoke(blob_created_event(new_blob(landing)))
+    entry = only_entry()
+    assert entry.state == RELEASED and entry.error["code"] == "TokenUnavailable"
+    assert entry.error["message"].startswith("could not get a token for https://management.azure.com/.default")
+    assert "Connection refused" in entry.error["message"]
+    assert standin.requests == []
+    assert leaked_secrets(rendered(records) + json.dumps(vars(entry)), identity) == []
