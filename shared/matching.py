@@ -32,7 +32,8 @@ def placement(watch: WatchSpec, blob_name: str) -> str | None:
         rest = blob_name[len(prefix):]
     else:
         rest = blob_name
-    return "subfolder" if "/" in rest or not rest else None
+    # Storage saves a `\` in a name as `/`, so a backslash in an event's name means a subfolder too.
+    return "subfolder" if "/" in rest or "\\" in rest or not rest else None
 
 
 def content_skip(watch: WatchSpec, blob: BlobVersion) -> str | None:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import AzureError
 
 from .endpoints import endpoint_problem
 from .submitter import Submitter, redact, service_error
@@ -78,7 +78,7 @@ class PublishedPipelineStatus:
             raise StatusRequestError(f"refusing to send a token: endpoint {problem}")
         try:
             token = self.submitter.tokens.token(self.target.scope, self.target.client_id).token
-        except ClientAuthenticationError as error:
+        except AzureError as error:  # refused, or the identity endpoint unreachable
             raise StatusRequestError(f"could not get a token for {self.target.scope}: "
                                      f"{redact(error.message or str(error))}") from None
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

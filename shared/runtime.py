@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .checkpoints import StateStore
-from .config import BridgeConfig, load_config
+from .config import BridgeConfig, ConfigError, load_config
 from .ledger import Ledger
-from .submitter import Submitter, shared_submitter
+from .submitter import RetryPolicy, Submitter, shared_submitter
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,20 @@ class Runtime:
         return StateStore(self.ledger.container)
 
 
+def check_lease(ledger: Ledger, policy: RetryPolicy) -> None:
+    """A claim must outlive the longest submission, or a slow one can be taken over and sent twice."""
+    lease = ledger.lease.total_seconds()
+    longest = policy.budget + policy.connect_timeout + policy.read_timeout
+    if lease <= longest:
+        raise ConfigError([
+            f"PIPELINE_CLAIM_LEASE_SECONDS ({lease:g}) must be longer than the longest submission, "
+            f"PIPELINE_RETRY_BUDGET_SECONDS + PIPELINE_CONNECT_TIMEOUT_SECONDS + PIPELINE_READ_TIMEOUT_SECONDS "
+            f"({longest:g}): otherwise a slow submission can be taken over and sent twice"
+        ])
+
+
 def current_runtime() -> Runtime:
     """Raises `ConfigError` (every problem listed) when the configuration is invalid: fail loudly."""
-    return Runtime(config=load_config(), ledger=Ledger.from_settings(), submitter=shared_submitter())
+    runtime = Runtime(config=load_config(), ledger=Ledger.from_settings(), submitter=shared_submitter())
+    check_lease(runtime.ledger, runtime.submitter.policy)
+    return runtime

@@ -133,7 +133,9 @@ def test_ledger_lost_right_after_the_post_is_the_documented_duplicate_window(
 ) -> None:
     """The service has no idempotency key: a run accepted but not recorded is submitted again once the
     claim's lease runs out. The `unrecorded` error line is what lets an operator pair the two runs."""
-    monkeypatch.setenv("PIPELINE_CLAIM_LEASE_SECONDS", "1.5")
+    for name, value in {"PIPELINE_CLAIM_LEASE_SECONDS": "1.5", "PIPELINE_RETRY_BUDGET_SECONDS": "0.3",
+                        "PIPELINE_CONNECT_TIMEOUT_SECONDS": "0.5", "PIPELINE_READ_TIMEOUT_SECONDS": "0.5"}.items():
+        monkeypatch.setenv(name, value)
     event = blob_created_event(new_blob(landing))
     standin.fault_hook = lambda request: ledger_proxy.fail_next(503, times=50)  # storage fails as the run starts
 

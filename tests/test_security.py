@@ -21,6 +21,7 @@ from shared import submitter as submitter_module
 from shared.config import ConfigError, parse_config
 from shared.event_path import RetryLaterError
 from shared.ledger import FAILED, RELEASED, Ledger
+from shared.runtime import current_runtime
 from shared.settings import MissingSettingError, expand_placeholders
 from shared.submitter import SubmitError, Submitter
 from shared.targets import PipelineRequest
@@ -179,3 +180,14 @@ def test_expansion_is_plain_substitution_of_settings_only(text: str, names: dict
             assert error.name not in environment
             return
     assert expanded.endswith("%SECRET%")  # a setting's value is never expanded again
+
+
+def test_a_lease_shorter_than_the_longest_submission_is_refused(
+    set_triggers: Setter, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_triggers([watch_trigger("landing", "uploads", standin.published_pipeline_url())])
+    monkeypatch.setenv("PIPELINE_CLAIM_LEASE_SECONDS", "60")  # defaults: 120 + 10 + 5 (tests' read timeout)
+    with pytest.raises(ConfigError, match="PIPELINE_CLAIM_LEASE_SECONDS"):
+        current_runtime()
+    monkeypatch.setenv("PIPELINE_RETRY_BUDGET_SECONDS", "30")
+    assert current_runtime().ledger.lease.total_seconds() == 60
