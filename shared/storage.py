@@ -45,13 +45,11 @@ def _settings_fingerprint(connection: str) -> tuple[str | None, ...]:
 
 
 def _retry_options() -> dict[str, Any]:
-    """The SDK's own storage retries, unless the settings shorten them.
+    """Storage retries bounded to seconds, not minutes.
 
-    Its default (exponential backoff from 15 s) spent 84 s on an unreachable account before raising, well
+    The SDK's default (exponential backoff from 15 s) spent 84 s on an unreachable account before raising, well
     past the 30 s Event Grid waits for an answer; `retry_total` retries `backoff` seconds apart bound that.
     """
-    if all(get_setting(name) is None for name in RETRY_SETTINGS):
-        return {}
     backoff = float_setting("PIPELINE_STORAGE_RETRY_BACKOFF_SECONDS", 2.0)
     total = int(float_setting("PIPELINE_STORAGE_RETRY_TOTAL", 3))
     return {"retry_policy": LinearRetry(backoff=backoff, retry_total=total, random_jitter_range=backoff / 2)}
