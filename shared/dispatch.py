@@ -9,13 +9,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from .config import Trigger
 from .firing import Firing
 from .ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Claim, Ledger, Refusal
 from .logs import log_decision
-from .submitter import SubmitError, Submitter
+from .submitter import SubmitError, SubmitResult
 from .targets import PipelineRequest, target_kind
+
+
+class RequestSender(Protocol):
+    """What a firing needs of the submitter (the sweep wraps it to bound requests in flight)."""
+
+    def submit(self, request: PipelineRequest) -> SubmitResult: ...
 
 
 class Outcome(StrEnum):
@@ -46,7 +53,7 @@ def build_request(trigger: Trigger, firing: Firing) -> PipelineRequest:
     return target_kind(trigger.pipeline.kind).build(trigger.pipeline, firing)
 
 
-def fire(trigger: Trigger, firing: Firing, *, ledger: Ledger, submitter: Submitter, source: str) -> FiringResult:
+def fire(trigger: Trigger, firing: Firing, *, ledger: Ledger, submitter: RequestSender, source: str) -> FiringResult:
     request = build_request(trigger, firing)
     claim = ledger.claim(trigger.name, firing, request.to_json())
     if isinstance(claim, Refusal):
@@ -76,7 +83,7 @@ def submit_claimed(
     request: PipelineRequest,
     *,
     ledger: Ledger,
-    submitter: Submitter,
+    submitter: RequestSender,
     source: str,
     retry_later: bool = True,
 ) -> FiringResult:

@@ -35,6 +35,8 @@ from .matching import decide
 from .runtime import Runtime
 from .settings import float_setting
 from .storage import blob_service
+from .submitter import SubmitResult, Submitter
+from .targets import PipelineRequest
 
 OVERLAP = timedelta(seconds=1)  # the Date header already rounds down; this covers clock skew
 DUE_TOLERANCE = timedelta(seconds=10)
@@ -108,16 +110,39 @@ def blob_version(container: ContainerClient, item: BlobProperties) -> BlobVersio
     )
 
 
+class InFlightLimit:
+    """The sweep's submitter: at most `limit` requests in flight to the pipeline service at once.
+
+    Only the request itself takes a slot. The ledger writes around it (the claim before, the record after)
+    run outside the limit, on the sweep's other threads, so they overlap other blobs' requests instead of
+    idling a slot: with 1,000 blobs and a service answering in 50 ms, 8 threads that each also wrote the
+    ledger kept only ~4.5 requests in flight (12.6 s); 16 threads limited to 8 requests took 9.2 s.
+    """
+
+    def __init__(self, submitter: Submitter, limit: int) -> None:
+        self.submitter = submitter
+        self.gate = threading.BoundedSemaphore(limit)
+
+    def submit(self, request: PipelineRequest) -> SubmitResult:
+        with self.gate:
+            return self.submitter.submit(request)
+
+
 class BoundedSubmitter:
-    """Fires blobs on a few threads with a bounded queue, so a 100k-blob backlog never piles up in memory."""
+    """Fires blobs on a few threads with a bounded queue, so a 100k-blob backlog never piles up in memory.
+
+    `PIPELINE_SWEEP_CONCURRENCY` bounds the requests in flight to the service; twice as many threads keep
+    those slots busy while the other blobs' ledger writes are under way.
+    """
 
     def __init__(self, trigger: Trigger, runtime: Runtime, report: SweepReport, source: str,
                  progress: Progress | None) -> None:
         self.trigger, self.runtime, self.report, self.source = trigger, runtime, report, source
         self.progress = progress
-        workers = max(1, int(float_setting("PIPELINE_SWEEP_CONCURRENCY", 8)))
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep")
-        self.slots = threading.BoundedSemaphore(workers * 2)
+        in_flight = max(1, int(float_setting("PIPELINE_SWEEP_CONCURRENCY", 8)))
+        self.submitter = InFlightLimit(runtime.submitter, in_flight)
+        self.pool = ThreadPoolExecutor(max_workers=in_flight * 2, thread_name_prefix="sweep")
+        self.slots = threading.BoundedSemaphore(in_flight * 4)
         self.lock = threading.Lock()
         self.done = 0
         self.oldest_unsettled: datetime | None = None
@@ -125,7 +150,7 @@ class BoundedSubmitter:
     def submit(self, blob: BlobVersion) -> None:
         self.slots.acquire()
         future = self.pool.submit(fire, self.trigger, blob, ledger=self.runtime.ledger,
-                                  submitter=self.runtime.submitter, source=self.source)
+                                  submitter=self.submitter, source=self.source)
         future.add_done_callback(lambda f: self._settle(blob, f))
 
     def _settle(self, blob: BlobVersion, future: Future[FiringResult]) -> None:

@@ -4,16 +4,23 @@ once per session on free loopback ports; each test gets its own ledger container
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
+from hypothesis import settings as hypothesis_settings
 
 from tests.support.azurite import Azurite
 from tests.support.identity import IdentityEndpoint
 from tests.support.standin import PipelineStandIn
+
+# CI explores the same examples every run (a failure found once is reproducible); developers explore anew.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 BRIDGE_SETTINGS = (
     "PIPELINE_TRIGGERS", "PIPELINE_TRIGGERS_FILE", "AZURE_CLIENT_ID", "MSI_ENDPOINT", "MSI_SECRET",

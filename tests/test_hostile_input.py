@@ -44,8 +44,13 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=10,
 )
-segments = st.text(alphabet=st.characters(blacklist_characters="/%"), min_size=1, max_size=6)
-names = st.lists(st.sampled_from(PIECES) | st.text(min_size=1, max_size=6), min_size=1, max_size=10).map("".join)
+# Lone surrogates are left out: no blob can be named with one, and the host's converter rejects such events
+# before `main` runs.
+name_characters = st.characters(blacklist_categories=("Cs",))
+segments = st.text(alphabet=st.characters(blacklist_characters="/%", blacklist_categories=("Cs",)),
+                   min_size=1, max_size=6)
+names = st.lists(st.sampled_from(PIECES) | st.text(alphabet=name_characters, min_size=1, max_size=6),
+                 min_size=1, max_size=10).map("".join)
 long_names = st.integers(min_value=1000, max_value=1030).map(lambda n: "ü" * n)
 folders = st.tuples(st.sampled_from(["", "/"]), st.lists(segments, max_size=3), st.sampled_from(["", "/", "//"])).map(
     lambda parts: parts[0] + "/".join(parts[1]) + parts[2])

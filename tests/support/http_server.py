@@ -44,6 +44,7 @@ class LoopbackServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # otherwise each small answer waits ~40 ms for the client's ACK
 
             def log_message(self, *args: object) -> None:  # quiet: tests read the recorded requests
                 return
