@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
+from ..checkpoints import StateStore
 from ..config import ConfigError, load_config, read_raw_configuration
 from ..ledger import utc_now
+from ..storage import StorageSettingError
 from .errors import USAGE, ledger_storage, storage_errors
 from .output import print_json
 from .parsing import add_command
@@ -48,14 +51,24 @@ def configuration_label() -> str:
         return "configuration"
 
 
+def schedule_state() -> StateStore | None:
+    """The timer's schedule state, or None (with a note) when no storage is configured: `list` still works
+    on a laptop with only PIPELINE_TRIGGERS set."""
+    try:
+        return read_only_state()
+    except StorageSettingError as error:
+        print(f"note: next fire times assume the timer has not seen these triggers yet ({error})", file=sys.stderr)
+        return None
+
+
 def run_list(args: argparse.Namespace) -> int:
     config = load_config()
     now = utc_now()
     items: list[dict[str, Any]] = []
-    store = read_only_state() if any(t.schedule for t in config.triggers) else None
+    store = schedule_state() if any(t.schedule for t in config.triggers) else None
     for trigger in config.triggers:
         item = summary(trigger)
-        if trigger.schedule is not None and store is not None:
+        if trigger.schedule is not None:
             with storage_errors(ledger_storage()):
                 slots = upcoming(trigger, store, now)
             item["schedule"]["next"] = [in_zone(slot, trigger.schedule).isoformat() for slot in slots]

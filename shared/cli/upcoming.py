@@ -22,7 +22,9 @@ def read_only_state() -> StateStore:
     return StateStore(Ledger.from_settings().container)
 
 
-def schedule_anchor(store: StateStore, trigger: Trigger) -> datetime | None:
+def schedule_anchor(store: StateStore | None, trigger: Trigger) -> datetime | None:
+    if store is None:
+        return None
     state, _ = store.read(f"schedule/{trigger.name}")
     return parse_iso(str(state["anchor"])) if state.get("anchor") else None
 
@@ -32,8 +34,9 @@ def next_tick(now: datetime) -> datetime:
     return floor if floor == now else floor + TICK
 
 
-def upcoming(trigger: Trigger, store: StateStore, now: datetime, count: int = 3) -> list[datetime]:
-    """The next `count` slots (aware UTC) after `now`."""
+def upcoming(trigger: Trigger, store: StateStore | None, now: datetime, count: int = 3) -> list[datetime]:
+    """The next `count` slots (aware UTC) after `now`; without a state store, as if the timer had not seen
+    the trigger yet."""
     schedule = trigger.schedule
     assert schedule is not None
     anchor = schedule_anchor(store, trigger)
