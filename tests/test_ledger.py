@@ -125,10 +125,8 @@ def test_submitted_is_final(ledger: Ledger) -> None:
     assert refusal.entry.run_id == "run-1"
 
 
-def test_concurrent_claims_from_threads_have_one_winner(make_ledger: Callable[..., Ledger]) -> None:
-    firing = blob()
-    ledgers = [make_ledger() for _ in range(12)]
-    ledgers[0].ensure_container()
+def race_to_claim(ledgers: list[Ledger], firing: BlobVersion) -> list[Claim | Refusal | BaseException]:
+    """Every ledger claims the firing at the same moment, each from its own thread."""
     barrier = threading.Barrier(len(ledgers))
     results: list[Claim | Refusal | BaseException] = []
 
@@ -144,6 +142,13 @@ def test_concurrent_claims_from_threads_have_one_winner(make_ledger: Callable[..
         thread.start()
     for thread in threads:
         thread.join(20)
+    return results
+
+
+def test_concurrent_claims_from_threads_have_one_winner(make_ledger: Callable[..., Ledger]) -> None:
+    ledgers = [make_ledger() for _ in range(12)]
+    ledgers[0].ensure_container()
+    results = race_to_claim(ledgers, blob())
     winners = [r for r in results if isinstance(r, Claim)]
     assert len(results) == len(ledgers)
     assert len(winners) == 1
@@ -171,21 +176,7 @@ def test_concurrent_takeover_has_one_winner(make_ledger: Callable[..., Ledger]) 
     claimed(make_ledger(lease_seconds=0.2).claim("landing", firing, REQUEST))
     time.sleep(0.3)
     ledgers = [make_ledger(lease_seconds=30) for _ in range(8)]
-    barrier = threading.Barrier(len(ledgers))
-    results: list[Claim | Refusal | BaseException] = []
-
-    def race(ledger: Ledger) -> None:
-        barrier.wait()
-        try:
-            results.append(ledger.claim("landing", firing, REQUEST))
-        except BaseException as error:
-            results.append(error)
-
-    threads = [threading.Thread(target=race, args=(ledger,)) for ledger in ledgers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(20)
+    results = race_to_claim(ledgers, firing)
     winners = [r for r in results if isinstance(r, Claim)]
     assert len(winners) == 1 and winners[0].taken_over
     assert all(isinstance(r, Refusal) and r.reason == "in_progress" for r in results if r is not winners[0])
