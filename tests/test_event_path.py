@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from azure.storage.blob import ContainerClient
 
+from shared.config import ConfigError
 from shared.event_path import RetryLaterError
 from shared.ledger import FAILED, SUBMITTED, Ledger
 from tests.support.host import blob_created_event, load_function
@@ -273,3 +274,22 @@ def test_cloud_events_schema_delivery_is_handled_the_same_way(
                    "subject": grid["subject"], "time": grid["eventTime"], "data": grid["data"]}
     blob_function.invoke(cloud_event)
     assert [r.body["DataPathAssignments"]["input_datapath"]["RelativePath"] for r in standin.runs] == ["cloud.csv"]
+
+
+@pytest.mark.parametrize("function_name", ["blob_trigger", "timer_trigger"])
+def test_invalid_configuration_fails_every_invocation_loudly_with_every_problem(
+    function_name: str, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([
+        watch_trigger("landing", container.container_name, "http://example.com/x"),
+        {"name": "nightly", "recurrence": {"frequency": "Hour", "hours": [3]}, "pipeline": {"endpoint": "https://a"}},
+    ])
+    function = load_function(function_name)
+    payload = (blob_created_event(upload(container, "x.csv")) if function_name == "blob_trigger"
+               else {"IsPastDue": False})
+    with pytest.raises(ConfigError) as raised:
+        function.invoke(payload)
+    message = str(raised.value)
+    assert "trigger 'landing': pipeline.endpoint must use https" in message
+    assert "trigger 'nightly': recurrence.hours is only allowed with frequency Day or Week" in message
+    assert standin.requests == []
