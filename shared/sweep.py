@@ -18,11 +18,13 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobPrefix, BlobProperties, ContainerClient
 
 from .checkpoints import StateStore
@@ -203,6 +205,24 @@ def submit_listed(trigger: Trigger, runtime: Runtime, report: SweepReport, conta
     return listing, pool.oldest_unsettled
 
 
+class WatchedContainerMissingError(LookupError):
+    """The watched container does not exist: a configuration or deployment mistake, named plainly."""
+
+
+@contextmanager
+def naming_a_missing_container(trigger: Trigger) -> Iterator[None]:
+    watch = trigger.watch
+    assert watch is not None
+    try:
+        yield
+    except ResourceNotFoundError as error:
+        if error.error_code != "ContainerNotFound":
+            raise
+        raise WatchedContainerMissingError(
+            f"trigger {trigger.name!r}: watched container {watch.container!r} does not exist in the account of "
+            f"connection {watch.connection!r}") from None
+
+
 def sweep_trigger(trigger: Trigger, runtime: Runtime, store: StateStore, *, now: datetime | None = None,
                   force: bool = False, progress: Progress | None = None) -> SweepReport:
     watch = trigger.watch
@@ -222,12 +242,13 @@ def sweep_trigger(trigger: Trigger, runtime: Runtime, store: StateStore, *, now:
         report.state = "not_due"
         return report
     container = watched_container(watch)
-    if not state.get("watermark") or state.get("paused"):
-        return _arm(trigger, runtime, store, (state_name, etag), container, now, report, progress,
-                    include_existing=watch.backfill and not state.get("paused"))
-    floor = parse_iso(state["watermark"]) - OVERLAP
-    listing, oldest_unsettled = submit_listed(
-        trigger, runtime, report, container, lambda item: item.last_modified >= floor, "sweep", progress)
+    with naming_a_missing_container(trigger):
+        if not state.get("watermark") or state.get("paused"):
+            return _arm(trigger, runtime, store, (state_name, etag), container, now, report, progress,
+                        include_existing=watch.backfill and not state.get("paused"))
+        floor = parse_iso(state["watermark"]) - OVERLAP
+        listing, oldest_unsettled = submit_listed(
+            trigger, runtime, report, container, lambda item: item.last_modified >= floor, "sweep", progress)
     _advance(store, (state_name, etag), report, listing.started_at or now - OVERLAP, oldest_unsettled, now)
     log_decision("swept", logging.ERROR if report.errors else logging.INFO, **report.summary())
     return report

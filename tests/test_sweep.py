@@ -14,7 +14,8 @@ from azure.storage.blob import ContainerClient
 from shared import sweep as sweep_module
 from shared.ledger import FAILED, SUBMITTED, Ledger
 from shared.runtime import current_runtime
-from shared.sweep import SweepReport, backfill, count_backfill, sweep_trigger
+from shared.sweep import SweepReport, WatchedContainerMissingError, backfill, count_backfill, sweep_trigger
+from shared.timer_path import TickFailedError
 from tests.support.host import blob_created_event, load_function
 from tests.support.http_server import Request
 from tests.support.standin import Fault, PipelineStandIn
@@ -231,3 +232,13 @@ def test_disabled_watch_is_paused_and_rearms_without_replaying_the_pause(
     upload(container, "after.csv")
     run_sweep()
     assert submitted_names(standin) == ["after.csv"]
+
+
+def test_missing_watched_container_is_named_and_the_tick_fails_loudly(
+    set_triggers: Setter, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("landing", "no-such-container", standin.published_pipeline_url())])
+    with pytest.raises(WatchedContainerMissingError, match="'no-such-container' does not exist"):
+        run_sweep()
+    with pytest.raises(TickFailedError, match="landing: WatchedContainerMissingError"):
+        load_function("timer_trigger").invoke({"IsPastDue": False})
