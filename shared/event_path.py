@@ -8,18 +8,31 @@ claim), so Event Grid delivers the event again instead of it being lost.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
+from .config import Trigger
 from .dispatch import FiringResult, Outcome, fire
 from .events import Unusable, blob_from_event
+from .firing import BlobVersion
 from .logs import log_decision
 from .matching import decisions_for
 from .runtime import Runtime, current_runtime
+from .storage import blob_service
 
 
 class RetryLaterError(RuntimeError):
     """Raised so that Event Grid redelivers the event; the ledger already says why."""
+
+
+def with_url(blob: BlobVersion, trigger: Trigger) -> BlobVersion:
+    """Event Grid always sends `data.url`, but an event without it still names the blob: its URL comes from
+    the trigger's connection (no I/O), for the kinds that pass the blob by URL."""
+    if blob.url or trigger.watch is None:
+        return blob
+    url = blob_service(trigger.watch.connection).get_blob_client(blob.container, blob.name).url
+    return dataclasses.replace(blob, url=url)
 
 
 def handle_blob_event(
@@ -43,8 +56,8 @@ def handle_blob_event(
                          reason=decision.reason)
             continue
         log_decision("matched", event_id=event_id, trigger=decision.trigger.name, **blob.describe())
-        results.append(fire(decision.trigger, blob, ledger=runtime.ledger, submitter=runtime.submitter,
-                            source="event"))
+        results.append(fire(decision.trigger, with_url(blob, decision.trigger), ledger=runtime.ledger,
+                            submitter=runtime.submitter, source="event"))
     pending = [r for r in results if r.outcome in (Outcome.RETRY, Outcome.IN_PROGRESS)]
     if pending:
         names = ", ".join(f"{r.trigger} ({r.outcome.value})" for r in pending)

@@ -362,6 +362,20 @@ def test_batch_endpoint_from_a_blob_event(
     assert ledger_entry().run_id == (f"{WORKSPACE_ID}/jobs/{job}" if reply_with_id else job)
 
 
+def test_batch_endpoint_event_without_data_url_gets_the_blob_url_from_the_connection(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch(batch_pipeline(endpoint=standin.batch_endpoint_url("scorer")),
+                        container=container.container_name, folder="in")])
+    blob = upload(container, "in/no-url.csv")
+    event = blob_created_event(blob)
+    del event["data"]["url"]
+    blob_function.invoke(event)
+
+    request = sent(standin, "/batch/scorer/jobs", {}, MACHINE_LEARNING)
+    assert request.body["properties"]["inputData"]["data"] == {"jobInputType": "UriFile", "uri": blob.url}
+
+
 def test_adf_pipeline_from_a_blob_event_with_typed_parameters(
     blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
 ) -> None:
