@@ -17,7 +17,8 @@ from azure.storage.blob import BlobServiceClient, LinearRetry
 from .endpoints import endpoint_problem
 from .settings import float_setting, get_setting
 
-RETRY_SETTINGS = ("PIPELINE_STORAGE_RETRY_TOTAL", "PIPELINE_STORAGE_RETRY_BACKOFF_SECONDS")
+RETRY_SETTINGS = ("PIPELINE_STORAGE_RETRY_TOTAL", "PIPELINE_STORAGE_RETRY_BACKOFF_SECONDS",
+                  "PIPELINE_STORAGE_CONNECT_TIMEOUT_SECONDS", "PIPELINE_STORAGE_READ_TIMEOUT_SECONDS")
 
 
 class StorageSettingError(LookupError):
@@ -45,14 +46,19 @@ def _settings_fingerprint(connection: str) -> tuple[str | None, ...]:
 
 
 def _retry_options() -> dict[str, Any]:
-    """Storage retries bounded to seconds, not minutes.
+    """Storage retries and timeouts bounded to seconds, not minutes.
 
-    The SDK's default (exponential backoff from 15 s) spent 84 s on an unreachable account before raising, well
-    past the 30 s Event Grid waits for an answer; `retry_total` retries `backoff` seconds apart bound that.
+    The SDK's default (exponential backoff from 15 s, 60 s to wait for each answer) spent 84 s on an
+    unreachable account before raising, well past the 30 s Event Grid waits for an answer; `retry_total`
+    retries `backoff` seconds apart, each waiting at most `read_timeout`, bound that.
     """
     backoff = float_setting("PIPELINE_STORAGE_RETRY_BACKOFF_SECONDS", 2.0)
     total = int(float_setting("PIPELINE_STORAGE_RETRY_TOTAL", 3))
-    return {"retry_policy": LinearRetry(backoff=backoff, retry_total=total, random_jitter_range=backoff / 2)}
+    return {
+        "retry_policy": LinearRetry(backoff=backoff, retry_total=total, random_jitter_range=backoff / 2),
+        "connection_timeout": float_setting("PIPELINE_STORAGE_CONNECT_TIMEOUT_SECONDS", 10.0),
+        "read_timeout": float_setting("PIPELINE_STORAGE_READ_TIMEOUT_SECONDS", 20.0),
+    }
 
 
 def _build_client(connection: str) -> BlobServiceClient:

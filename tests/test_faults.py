@@ -8,13 +8,16 @@ without a claim; when the service may have started a run, record it for an opera
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from azure.core.exceptions import HttpResponseError, ServiceRequestError
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from azure.storage.blob import BlobClient, ContainerClient
 
 from shared import submitter as submitter_module
@@ -97,6 +100,45 @@ def test_unreachable_ledger_account_fails_loudly_and_submits_nothing(
     blob_function.invoke(event)
     assert len(standin.runs) == 1
     assert only_entry().state == SUBMITTED
+
+
+@pytest.fixture
+def silent_storage() -> Iterator[str]:
+    """A storage endpoint that accepts connections and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/devstoreaccount1"
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+@pytest.mark.timeout(60)  # the SDK's own wait (60 s per try, 4 tries) would overrun this: the settings must apply
+def test_storage_that_never_answers_fails_within_the_configured_timeouts(
+    blob_function: FunctionApp, landing: ContainerClient, standin: PipelineStandIn, azurite: Azurite,
+    silent_storage: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    event = blob_created_event(new_blob(landing))
+    monkeypatch.setenv("AzureWebJobsStorage", ledger_connection(azurite, silent_storage))
+    monkeypatch.setenv("PIPELINE_STORAGE_READ_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("PIPELINE_STORAGE_RETRY_TOTAL", "1")
+    monkeypatch.setenv("PIPELINE_STORAGE_RETRY_BACKOFF_SECONDS", "0.1")
+
+    with pytest.raises(ServiceResponseError):
+        blob_function.invoke(event)
+    assert standin.requests == []
 
 
 def test_short_503_spell_is_ridden_out_by_the_storage_retries(
