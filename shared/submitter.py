@@ -213,6 +213,9 @@ class Submitter:
         try:
             token = self.tokens.token(request.scope, request.client_id).token
         except AzureError as error:  # refused, or the identity endpoint unreachable: nothing was sent yet
+            # A fresh credential next time: MSAL would otherwise answer from its throttle cache for as long as
+            # the identity endpoint's Retry-After said (up to an hour), whatever the endpoint says meanwhile.
+            self.tokens.forget(request.client_id)
             reason = token_failure_reason(error)
             raise _Retry(SubmitError(f"could not get a token for {request.scope}: {reason}",
                                      code="TokenUnavailable", transient=True)) from None

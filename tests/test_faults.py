@@ -34,7 +34,6 @@ from tests.support.triggers import watch_trigger
 
 Setter = Callable[[list[Any]], None]
 STORAGE_RETRIES = 2  # PIPELINE_STORAGE_RETRY_TOTAL below: each storage call is tried 1 + 2 times
-MSAL_THROTTLE_SECONDS = 5.5  # MSAL answers from its cache for 5 s after the identity endpoint's 5xx
 
 
 @pytest.fixture(scope="module")
@@ -226,14 +225,13 @@ def test_identity_endpoint_errors_are_retried_with_a_clear_error_and_no_token_in
 ) -> None:
     monkeypatch.setenv("PIPELINE_MAX_ATTEMPTS", "2")
     event = blob_created_event(new_blob(landing))
-    identity.fail_next(500, times=4)  # azure-identity asks 4 times per token before giving up
+    identity.fail_next(500, times=8)  # azure-identity asks 4 times per token before giving up; 2 attempts
     with all_logs() as records:
         with pytest.raises(RetryLaterError) as raised:
             blob_function.invoke(event)
         identity.failures_to_inject.clear()  # the outage ends
         failed = only_entry()
-        time.sleep(MSAL_THROTTLE_SECONDS)
-        blob_function.invoke(event)  # Event Grid's redelivery
+        blob_function.invoke(event)  # Event Grid's redelivery: a fresh credential, not MSAL's throttle cache
 
     assert failed.state == RELEASED and failed.error["code"] == "TokenUnavailable"
     assert failed.error["message"].startswith("could not get a token for https://management.azure.com/.default")
@@ -258,3 +256,14 @@ def test_unreachable_identity_endpoint_releases_the_blob_with_a_clear_error(
     assert "Connection refused" in entry.error["message"]
     assert standin.requests == []
     assert leaked_secrets(rendered(records) + json.dumps(vars(entry)), identity) == []
+
+
+def test_identity_recovering_within_one_invocation_is_used_at_once(
+    blob_function: FunctionApp, landing: ContainerClient, standin: PipelineStandIn, identity: IdentityEndpoint,
+    fresh_tokens: None,
+) -> None:
+    """After an identity 5xx, the next attempt asks the endpoint again instead of MSAL's throttle cache."""
+    identity.fail_next(500, times=4)  # one token attempt's worth: azure-identity asks 4 times
+    blob_function.invoke(blob_created_event(new_blob(landing)))
+    assert len(standin.runs) == 1
+    assert only_entry().state == SUBMITTED
