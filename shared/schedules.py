@@ -22,8 +22,8 @@ def slots_after(schedule: Schedule, after: datetime, anchor: datetime) -> Iterat
     return _module(schedule).slots_after(schedule, after, anchor)
 
 
-def count_slots(schedule: Schedule, after: datetime, until: datetime, anchor: datetime) -> int:
-    return _module(schedule).count_slots(schedule, after, until, anchor)
+def count_slots(schedule: Schedule, after: datetime, until: datetime, anchor: datetime, cap: int = 100_000) -> int:
+    return _module(schedule).count_slots(schedule, after, until, anchor, cap=cap)
 
 
 def describe(schedule: Schedule) -> str:

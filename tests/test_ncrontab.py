@@ -9,7 +9,7 @@ America/New_York EST -5 / EDT -4, switching 2024-03-10 and 2024-11-03), never wi
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from itertools import islice, pairwise, takewhile
+from itertools import islice
 
 import pytest
 from hypothesis import assume, given, settings
@@ -23,6 +23,11 @@ from shared.ncrontab import (
     latest_slot,
     parse_cron,
     slots_after,
+)
+from tests.support.slot_laws import (
+    assert_count_matches_enumeration,
+    assert_latest_is_last_slot,
+    assert_strictly_increasing,
 )
 
 
@@ -266,33 +271,17 @@ def schedules(draw: st.DrawFn) -> CronSchedule:
 @settings(max_examples=250, deadline=None)
 @given(schedule=schedules(), moment=MOMENTS)
 def test_latest_slot_is_last_slot_up_to_moment(schedule: CronSchedule, moment: datetime) -> None:
-    latest = latest_slot(schedule, moment, ANCHOR)
-    span = timedelta(days=2)
-    recent = list(takewhile(lambda slot: slot <= moment, slots_after(schedule, moment - span, ANCHOR)))
-    if recent:
-        assert latest == recent[-1]
-    else:
-        assert latest is None or latest <= moment - span
-    if latest is None:
-        assert next(slots_after(schedule, moment - timedelta(days=LOOKBACK_DAYS - 2), ANCHOR)) > moment
-    else:
-        assert latest <= moment
-        assert next(slots_after(schedule, latest - timedelta(microseconds=1), ANCHOR)) == latest
-        assert next(slots_after(schedule, latest, ANCHOR)) > moment
+    assert_latest_is_last_slot(schedule, moment, ANCHOR, span=timedelta(days=2),
+                               none_since=moment - timedelta(days=LOOKBACK_DAYS - 2))
 
 
 @settings(max_examples=200, deadline=None)
 @given(schedule=schedules(), after=MOMENTS)
 def test_slots_after_strictly_increasing(schedule: CronSchedule, after: datetime) -> None:
-    slots = list(islice(slots_after(schedule, after, ANCHOR), 40))
-    assert slots[0] > after
-    assert all(a < b for a, b in pairwise(slots))
-    assert all(slot.tzinfo is UTC for slot in slots)
+    assert_strictly_increasing(schedule, after, ANCHOR)
 
 
 @settings(max_examples=150, deadline=None)
 @given(schedule=schedules(), after=MOMENTS, hours=st.integers(0, 72))
 def test_count_matches_enumeration(schedule: CronSchedule, after: datetime, hours: int) -> None:
-    until = after + timedelta(hours=hours)
-    expected = len(list(takewhile(lambda slot: slot < until, slots_after(schedule, after, ANCHOR))))
-    assert count_slots(schedule, after, until, ANCHOR, cap=10**9) == expected
+    assert_count_matches_enumeration(schedule, after, after + timedelta(hours=hours), ANCHOR)

@@ -9,7 +9,7 @@ never computed with the code under test.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from itertools import islice, pairwise, takewhile
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,6 +26,11 @@ from shared.recurrence import (
     latest_slot,
     parse_recurrence,
     slots_after,
+)
+from tests.support.slot_laws import (
+    assert_count_matches_enumeration,
+    assert_latest_is_last_slot,
+    assert_strictly_increasing,
 )
 
 
@@ -413,34 +418,19 @@ def window(recurrence: Recurrence) -> timedelta:
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(recurrence=recurrences(), moment=MOMENTS, anchor=MOMENTS)
 def test_latest_slot_is_last_slot_up_to_moment(recurrence: Recurrence, moment: datetime, anchor: datetime) -> None:
-    latest = latest_slot(recurrence, moment, anchor)
     span = window(recurrence) if recurrence.frequency != "Minute" else timedelta(minutes=recurrence.interval * 3)
-    recent = list(takewhile(lambda slot: slot <= moment, slots_after(recurrence, moment - span, anchor)))
-    if recent:
-        assert latest == recent[-1]
-    else:
-        assert latest is None or latest <= moment - span
-    if latest is None:
-        assert next(slots_after(recurrence, utc(2000, 1, 1), anchor)) > moment
-    else:
-        assert latest <= moment
-        assert next(slots_after(recurrence, latest - timedelta(microseconds=1), anchor)) == latest
-        assert next(slots_after(recurrence, latest, anchor)) > moment
+    assert_latest_is_last_slot(recurrence, moment, anchor, span=span, none_since=utc(2000, 1, 1))
 
 
 @settings(max_examples=200, deadline=None)
 @given(recurrence=recurrences(), after=MOMENTS, anchor=MOMENTS)
 def test_slots_after_strictly_increasing(recurrence: Recurrence, after: datetime, anchor: datetime) -> None:
-    slots = list(islice(slots_after(recurrence, after, anchor), 40))
-    assert slots[0] > after
-    assert all(a < b for a, b in pairwise(slots))
-    assert all(slot.tzinfo is UTC for slot in slots)
+    assert_strictly_increasing(recurrence, after, anchor)
 
 
 @settings(max_examples=200, deadline=None)
 @given(recurrence=recurrences(), after=MOMENTS, anchor=MOMENTS, hours=st.integers(0, 24 * 40))
 def test_count_matches_enumeration(recurrence: Recurrence, after: datetime, anchor: datetime, hours: int) -> None:
     until = after + timedelta(hours=hours)
-    expected = len(list(takewhile(lambda slot: slot < until, slots_after(recurrence, after, anchor))))
-    assert count_slots(recurrence, after, until, anchor, cap=10**9) == expected
+    expected = assert_count_matches_enumeration(recurrence, after, until, anchor)
     assert count_slots(recurrence, after, until, anchor, cap=3) == min(3, expected)
