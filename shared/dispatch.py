@@ -13,8 +13,9 @@ from typing import Protocol
 
 from .config import Trigger
 from .firing import Firing
-from .ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Claim, Ledger, Refusal
+from .ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Claim, Ledger, Refusal, entry_key
 from .logs import log_decision
+from .run_keys import run_key_for
 from .submitter import SubmitError, SubmitResult
 from .targets import PipelineRequest, target_kind
 
@@ -50,7 +51,9 @@ class FiringResult:
 
 
 def build_request(trigger: Trigger, firing: Firing) -> PipelineRequest:
-    return target_kind(trigger.pipeline.kind).build(trigger.pipeline, firing)
+    """The kind's request, carrying the firing's run key (the same firing always gets the same key)."""
+    key = run_key_for(entry_key(trigger.name, firing))
+    return target_kind(trigger.pipeline.kind).build(trigger.pipeline, firing, key)
 
 
 def fire(trigger: Trigger, firing: Firing, *, ledger: Ledger, submitter: RequestSender, source: str) -> FiringResult:

@@ -28,7 +28,7 @@ from urllib3.exceptions import NewConnectionError
 from .credentials import TokenProvider
 from .endpoints import endpoint_problem
 from .settings import float_setting
-from .targets import PipelineRequest, target_kind
+from .targets import PipelineRequest, ServiceAnswer, target_kind
 
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
@@ -255,8 +255,9 @@ class Submitter:
                 payload = response.json()
             except ValueError:
                 payload = None
+            answer = ServiceAnswer(response.status_code, response.headers, payload)
             return SubmitResult(
-                run_id=target_kind(request.kind).run_id(payload),
+                run_id=target_kind(request.kind).run_id(answer),
                 status=response.status_code,
                 attempts=attempt,
                 latency=time.monotonic() - started,

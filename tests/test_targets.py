@@ -19,7 +19,7 @@ from azure.storage.blob import BlobClient, ContainerClient
 from shared.config import ConfigError, parse_config
 from shared.firing import BlobVersion, ScheduledSlot
 from shared.ledger import FAILED, SUBMITTED, Ledger, LedgerEntry
-from shared.targets import PipelineTarget, target_kind
+from shared.targets import PipelineTarget, ServiceAnswer, target_kind
 from shared.targets.batch_endpoint import run_id as batch_run_id
 from tests.support.host import REPO_ROOT, blob_created_event, load_function, timer_payload
 from tests.support.standin import MACHINE_LEARNING, MANAGEMENT, WORKSPACE_ID, PipelineStandIn, Recorded
@@ -36,6 +36,12 @@ ADF_PIPELINE = ("https://management.azure.com/subscriptions/sub/resourceGroups/r
 BLOB = BlobVersion(container="uploads", name="incoming/2026-11-25.csv", etag="0x8DD1",
                    url="https://acct.blob.core.windows.net/uploads/incoming/2026-11-25.csv")
 SLOT = ScheduledSlot(at=datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
+RUN_KEY = "pb-0123456789abcdef0123456789abcdef01234567"
+
+
+def answer(body: Any) -> ServiceAnswer:
+    """A 200 answer with this JSON body, as the submitter hands it to the kind."""
+    return ServiceAnswer(200, {}, body)
 JSON = {"Content-Type": "application/json"}
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 ML_SCOPE = "https://ml.azure.com/.default"
@@ -105,7 +111,7 @@ def adf_pipeline(**fields: Any) -> dict[str, Any]:
 )
 def test_pipeline_endpoint_selects_a_version_like_the_sdk(endpoint: str, version: Any, url: str) -> None:
     fields = {"endpoint": endpoint} if version is None else {"endpoint": endpoint, "version": version}
-    request = target_kind("pipeline_endpoint").build(target_of(watch(endpoint_pipeline(**fields))), BLOB)
+    request = target_kind("pipeline_endpoint").build(target_of(watch(endpoint_pipeline(**fields))), BLOB, RUN_KEY)
 
     assert request.url == url
     assert request.method == "POST"
@@ -115,7 +121,8 @@ def test_pipeline_endpoint_selects_a_version_like_the_sdk(endpoint: str, version
 
 def test_pipeline_endpoint_body_is_the_published_body_without_continue_on_step_failure() -> None:
     target = target_of(watch(endpoint_pipeline(description="d", tags={"team": "ml"})))
-    request = target_kind("pipeline_endpoint").build(dataclasses.replace(target, continue_on_step_failure=True), BLOB)
+    with_continue = dataclasses.replace(target, continue_on_step_failure=True)
+    request = target_kind("pipeline_endpoint").build(with_continue, BLOB, RUN_KEY)
 
     assert request.body == {
         "ExperimentName": "exp",
@@ -127,14 +134,14 @@ def test_pipeline_endpoint_body_is_the_published_body_without_continue_on_step_f
         "Description": "d",
         "tags": {"team": "ml"},
     }
-    assert target_kind("pipeline_endpoint").run_id({"Id": "run-1", "Status": {}}) == "run-1"
+    assert target_kind("pipeline_endpoint").run_id(answer({"Id": "run-1", "Status": {}})) == "run-1"
 
 
 # -- batch_endpoint: pure builder ----------------------------------------------------------------
 
 def test_batch_endpoint_sends_the_blob_url_as_a_uri_file_input() -> None:
     target = target_of(watch(batch_pipeline(deployment="blue", experiment_name="scoring")))
-    request = target_kind("batch_endpoint").build(target, BLOB)
+    request = target_kind("batch_endpoint").build(target, BLOB, RUN_KEY)
 
     assert request.url == SCORING_URI
     assert request.headers == {**JSON, "azureml-model-deployment": "blue"}
@@ -151,7 +158,7 @@ def test_batch_endpoint_sends_the_blob_url_as_a_uri_file_input() -> None:
 
 def test_batch_endpoint_with_a_datastore_sends_an_azureml_uri() -> None:
     target = target_of(watch(batch_pipeline(datastore_name="landing_store")))
-    body = target_kind("batch_endpoint").build(target, BLOB).body
+    body = target_kind("batch_endpoint").build(target, BLOB, RUN_KEY).body
 
     assert body["properties"]["inputData"]["data"] == {
         "jobInputType": "UriFile", "uri": "azureml://datastores/landing_store/paths/incoming/2026-11-25.csv"
@@ -160,7 +167,7 @@ def test_batch_endpoint_with_a_datastore_sends_an_azureml_uri() -> None:
 
 
 def test_batch_endpoint_on_a_schedule_sends_only_the_literal_inputs() -> None:
-    request = target_kind("batch_endpoint").build(target_of(hourly(batch_pipeline())), SLOT)
+    request = target_kind("batch_endpoint").build(target_of(hourly(batch_pipeline())), SLOT, RUN_KEY)
 
     assert request.headers == JSON
     assert request.body == batch_job()
@@ -169,7 +176,7 @@ def test_batch_endpoint_on_a_schedule_sends_only_the_literal_inputs() -> None:
 def test_batch_endpoint_blob_without_url_or_datastore_is_a_clear_error() -> None:
     target = target_of(watch(batch_pipeline()))
     with pytest.raises(ValueError, match=r"uploads/incoming/2026-11-25.csv has no URL .*pipeline\.datastore_name"):
-        target_kind("batch_endpoint").build(target, dataclasses.replace(BLOB, url=None))
+        target_kind("batch_endpoint").build(target, dataclasses.replace(BLOB, url=None), RUN_KEY)
 
 
 @pytest.mark.parametrize(
@@ -183,13 +190,13 @@ def test_batch_endpoint_blob_without_url_or_datastore_is_a_clear_error() -> None
     ],
 )
 def test_batch_endpoint_run_id_is_the_job_id_else_its_name(response: Any, expected: str | None) -> None:
-    assert batch_run_id(response) == expected
+    assert batch_run_id(answer(response)) == expected
 
 
 # -- adf_pipeline: pure builder ------------------------------------------------------------------
 
 def test_adf_pipeline_posts_typed_parameters_and_the_blob_location_to_create_run() -> None:
-    request = target_kind("adf_pipeline").build(target_of(watch(adf_pipeline())), BLOB)
+    request = target_kind("adf_pipeline").build(target_of(watch(adf_pipeline())), BLOB, RUN_KEY)
 
     assert request.url == f"{ADF_PIPELINE}/createRun?api-version=2018-06-01"
     assert request.headers == JSON
@@ -201,7 +208,7 @@ def test_adf_pipeline_posts_typed_parameters_and_the_blob_location_to_create_run
 def test_adf_pipeline_blob_at_the_container_root_and_renamed_parameters() -> None:
     target = target_of(watch(adf_pipeline(folder_path_parameter="sourceFolder", file_name_parameter="sourceFile"),
                              folder=""))
-    body = target_kind("adf_pipeline").build(target, dataclasses.replace(BLOB, name="top.csv")).body
+    body = target_kind("adf_pipeline").build(target, dataclasses.replace(BLOB, name="top.csv"), RUN_KEY).body
 
     assert body["sourceFolder"] == "uploads"
     assert body["sourceFile"] == "top.csv"
@@ -209,11 +216,11 @@ def test_adf_pipeline_blob_at_the_container_root_and_renamed_parameters() -> Non
 
 
 def test_adf_pipeline_on_a_schedule_sends_only_its_parameters() -> None:
-    request = target_kind("adf_pipeline").build(target_of(hourly(adf_pipeline())), SLOT)
+    request = target_kind("adf_pipeline").build(target_of(hourly(adf_pipeline())), SLOT, RUN_KEY)
 
     assert request.body == {"batchSize": 500, "dryRun": False, "label": "nightly", "ratio": 0.25}
-    assert target_kind("adf_pipeline").run_id({"runId": "adf-run-1"}) == "adf-run-1"
-    assert target_kind("adf_pipeline").run_id({"id": "x"}) is None
+    assert target_kind("adf_pipeline").run_id(answer({"runId": "adf-run-1"})) == "adf-run-1"
+    assert target_kind("adf_pipeline").run_id(answer({"id": "x"})) is None
 
 
 # -- configuration -------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import adf_pipeline, batch_endpoint, pipeline_endpoint, published_pipeline
-from .request import PipelineRequest
+from .request import PipelineRequest, ServiceAnswer
 from .spec import PipelineTarget, TargetKind
 
 TARGET_KINDS: dict[str, TargetKind] = {
@@ -18,4 +18,5 @@ def target_kind(name: str) -> TargetKind:
     return TARGET_KINDS[name]
 
 
-__all__ = ["DEFAULT_KIND", "TARGET_KINDS", "PipelineRequest", "PipelineTarget", "TargetKind", "target_kind"]
+__all__ = ["DEFAULT_KIND", "TARGET_KINDS", "PipelineRequest", "PipelineTarget", "ServiceAnswer", "TargetKind",
+           "target_kind"]

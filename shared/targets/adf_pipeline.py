@@ -18,7 +18,7 @@ from typing import Any
 from ..firing import BlobVersion, Firing
 from ..validation import FieldReader
 from .fields import endpoint_parts, parameter_clash, reject_fields
-from .request import PipelineRequest
+from .request import PipelineRequest, ServiceAnswer
 from .spec import SCOPE_MANAGEMENT, PipelineTarget, TargetKind, json_request, string_field
 
 NAME = "adf_pipeline"
@@ -84,13 +84,13 @@ def run_parameters(target: PipelineTarget, firing: Firing) -> dict[str, Any]:
     return parameters
 
 
-def build(target: PipelineTarget, firing: Firing) -> PipelineRequest:
+def build(target: PipelineTarget, firing: Firing, run_key: str) -> PipelineRequest:
     url = f"{target.endpoint.rstrip('/')}/createRun?api-version={API_VERSION}"
-    return json_request(target, url, run_parameters(target, firing))
+    return json_request(target, url, run_parameters(target, firing), run_key)
 
 
-def run_id(response: Any) -> str | None:
-    return string_field(response, "runId")
+def run_id(answer: ServiceAnswer) -> str | None:
+    return string_field(answer.body, "runId")
 
 
 KIND = TargetKind(

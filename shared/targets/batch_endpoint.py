@@ -13,7 +13,7 @@ from typing import Any
 from ..firing import BlobVersion, Firing
 from ..validation import FieldReader
 from .fields import endpoint_parts, parameter_clash, reject_fields
-from .request import PipelineRequest
+from .request import PipelineRequest, ServiceAnswer
 from .spec import SCOPE_MACHINE_LEARNING, PipelineTarget, TargetKind, json_request, string_field
 
 NAME = "batch_endpoint"
@@ -68,15 +68,15 @@ def job_body(target: PipelineTarget, firing: Firing) -> dict[str, Any]:
     return {"properties": properties}
 
 
-def build(target: PipelineTarget, firing: Firing) -> PipelineRequest:
+def build(target: PipelineTarget, firing: Firing, run_key: str) -> PipelineRequest:
     deployment = target.options.get("deployment")
     headers = {DEPLOYMENT_HEADER: deployment} if deployment else None
-    return json_request(target, target.endpoint, job_body(target, firing), headers)
+    return json_request(target, target.endpoint, job_body(target, firing), run_key, headers)
 
 
-def run_id(response: Any) -> str | None:
+def run_id(answer: ServiceAnswer) -> str | None:
     """The job's `id` (what the samples read); some responses carry only its `name`."""
-    return string_field(response, "id", "name")
+    return string_field(answer.body, "id", "name")
 
 
 KIND = TargetKind(

@@ -83,9 +83,9 @@ def versioned_url(endpoint: str, version: str | None) -> str:
     return urlunsplit(parts._replace(path=path, query=query))
 
 
-def build(target: PipelineTarget, firing: Firing) -> PipelineRequest:
+def build(target: PipelineTarget, firing: Firing, run_key: str) -> PipelineRequest:
     body = published_pipeline.submission_body(target, firing, with_continue=False)
-    return json_request(target, versioned_url(target.endpoint, target.options.get("version")), body)
+    return json_request(target, versioned_url(target.endpoint, target.options.get("version")), body, run_key)
 
 
 KIND = TargetKind(

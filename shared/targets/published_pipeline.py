@@ -10,7 +10,7 @@ from typing import Any
 
 from ..firing import BlobVersion, Firing
 from ..validation import FieldReader
-from .request import PipelineRequest
+from .request import PipelineRequest, ServiceAnswer
 from .spec import SCOPE_MANAGEMENT, PipelineTarget, TargetKind, json_request, string_field
 
 
@@ -49,13 +49,13 @@ def submission_body(target: PipelineTarget, firing: Firing, *, with_continue: bo
     return body
 
 
-def build(target: PipelineTarget, firing: Firing) -> PipelineRequest:
-    return json_request(target, target.endpoint, submission_body(target, firing))
+def build(target: PipelineTarget, firing: Firing, run_key: str) -> PipelineRequest:
+    return json_request(target, target.endpoint, submission_body(target, firing), run_key)
 
 
-def run_id(response: Any) -> str | None:
+def run_id(answer: ServiceAnswer) -> str | None:
     """The pipeline-run entity's `Id` (published pipelines and pipeline endpoints answer alike)."""
-    return string_field(response, "Id")
+    return string_field(answer.body, "Id")
 
 
 KIND = TargetKind(

@@ -6,6 +6,7 @@ reason it never holds the Authorization header.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ class PipelineRequest:
     client_id: str | None = None
     method: str = "POST"
     headers: dict[str, str] = field(default_factory=dict)
+    run_key: str | None = None  # the firing's key (`shared.run_keys`), carried in the body as the kind says
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -29,6 +31,7 @@ class PipelineRequest:
             "body": self.body,
             "scope": self.scope,
             "client_id": self.client_id,
+            "run_key": self.run_key,
         }
 
     @classmethod
@@ -41,4 +44,14 @@ class PipelineRequest:
             body=data.get("body"),
             scope=str(data["scope"]),
             client_id=data.get("client_id"),
+            run_key=data.get("run_key"),
         )
+
+
+@dataclass(frozen=True)
+class ServiceAnswer:
+    """A 2xx answer as the kind needs it to find the run id: some services put it in a header (`Location`)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Any

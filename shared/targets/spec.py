@@ -12,7 +12,7 @@ from typing import Any
 
 from ..firing import Firing
 from ..validation import FieldReader
-from .request import PipelineRequest
+from .request import PipelineRequest, ServiceAnswer
 
 SCOPE_MANAGEMENT = "https://management.azure.com/.default"
 SCOPE_MACHINE_LEARNING = "https://ml.azure.com/.default"
@@ -49,21 +49,25 @@ class TargetKind:
     """One kind of pipeline service.
 
     `check` reads the kind's own fields (named in `option_fields`) and returns them as `options`;
-    `build` is pure: (target, firing) -> request; `run_id` finds the run id in a 2xx response body.
+    `build` is pure: (target, firing, run key) -> request; `run_id` finds the run id in a 2xx answer.
+    `idempotent`: the service itself deduplicates a re-sent request by its run key (the same key never
+    starts a second run), so re-sending after an uncertain outcome is safe.
     """
 
     name: str
     default_scope: str
     option_fields: frozenset[str]
     check: Callable[[FieldReader, bool], dict[str, Any]]
-    build: Callable[[PipelineTarget, Firing], PipelineRequest]
-    run_id: Callable[[Any], str | None]
+    build: Callable[[PipelineTarget, Firing, str], PipelineRequest]
+    run_id: Callable[[ServiceAnswer], str | None]
+    idempotent: bool = False
 
 
 def json_request(
-    target: PipelineTarget, url: str, body: Any, headers: Mapping[str, str] | None = None
+    target: PipelineTarget, url: str, body: Any, run_key: str, headers: Mapping[str, str] | None = None,
+    method: str = "POST",
 ) -> PipelineRequest:
-    """Every kind POSTs JSON with the trigger's scope and identity; only URL, body and extra headers differ."""
+    """Every kind sends JSON with the trigger's scope and identity; only URL, body and extra headers differ."""
     return PipelineRequest(
         kind=target.kind,
         url=url,
@@ -71,6 +75,8 @@ def json_request(
         body=body,
         scope=target.scope,
         client_id=target.client_id,
+        method=method,
+        run_key=run_key,
     )
 
 
