@@ -21,7 +21,7 @@ from azure.storage.blob import ContainerClient
 
 from shared.config import parse_config
 from shared.credentials import TokenProvider
-from shared.dispatch import Outcome, fire
+from shared.dispatch import Outcome, build_request, fire
 from shared.firing import BlobVersion
 from shared.ledger import Ledger
 from shared.submitter import (
@@ -33,7 +33,6 @@ from shared.submitter import (
     retry_after_seconds,
 )
 from shared.targets import PipelineRequest
-from shared.targets.published_pipeline import build
 from shared.targets.spec import SCOPE_MANAGEMENT
 from tests.support.http_server import Request
 from tests.support.identity import IdentityEndpoint
@@ -121,7 +120,7 @@ def test_success_returns_the_run_id_from_a_built_request(submitter: Submitter, s
                      "parameter_assignments": {"input_string": "sample_string3"},
                      "datastore_name": "workspaceblobstore", "data_path_parameter_name": "input_datapath"},
     }])).triggers
-    request = build(trigger.pipeline, BlobVersion("uploads", "2026/day 1.csv", "0x8D1"))
+    request = build_request(trigger, BlobVersion("uploads", "2026/day 1.csv", "0x8D1"))
 
     result = submitter.submit(request)
 
@@ -537,7 +536,7 @@ def test_token_never_appears_in_logs_errors_or_the_ledger(
     outcomes.append(fire(trigger, blob("401"), ledger=ledger, submitter=submitter, source="test").outcome)
     for result in (fire(trigger, blob("again"), ledger=ledger, submitter=submitter, source="test"),):
         outcomes.append(result.outcome)
-    request = build(trigger.pipeline, blob("direct"))
+    request = build_request(trigger, blob("direct"))
     standin.fault_hook = echo_token
     with pytest.raises(SubmitError) as raised:
         submitter.submit(request)
