@@ -17,13 +17,14 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
+from .clock import iso, parse_iso, utc_now
 from .firing import BlobVersion, Firing, normalise_etag
 from .settings import float_setting, get_setting
 
@@ -31,18 +32,6 @@ CLAIMED, SUBMITTED, RELEASED, FAILED = "claimed", "submitted", "released", "fail
 DEFAULT_CONTAINER = "pipeline-bridge-ledger"
 RUNS_PREFIX = "runs/"
 _ensured_containers: set[str] = set()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def entry_key(trigger: str, firing: Firing) -> str:

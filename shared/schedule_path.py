@@ -13,10 +13,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .checkpoints import StateStore
+from .clock import iso, parse_iso
 from .config import Schedule, Trigger
 from .dispatch import FiringResult, Outcome, fire
 from .firing import ScheduledSlot
-from .ledger import iso, parse_iso
 from .logs import log_decision
 from .runtime import Runtime
 from .schedules import count_slots, describe, fires_on_first_tick, latest_slot

@@ -28,10 +28,10 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobPrefix, BlobProperties, ContainerClient
 
 from .checkpoints import StateStore
+from .clock import iso, parse_iso, utc_now
 from .config import Trigger, WatchSpec
 from .dispatch import FiringResult, Outcome, fire
 from .firing import BlobVersion, normalise_etag
-from .ledger import iso, parse_iso, utc_now
 from .logs import log_decision
 from .matching import decide
 from .runtime import Runtime

@@ -10,8 +10,8 @@ import logging
 from datetime import datetime
 
 from .checkpoints import StateStore
+from .clock import utc_now
 from .config import Trigger
-from .ledger import utc_now
 from .logs import log_decision
 from .runtime import Runtime, current_runtime
 from .schedule_path import run_schedule

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from shared.clock import parse_iso
 from shared.firing import BlobVersion, ScheduledSlot
 from shared.ledger import (
     CLAIMED,
@@ -25,7 +26,6 @@ from shared.ledger import (
     LedgerEntry,
     Refusal,
     entry_key,
-    parse_iso,
 )
 
 REQUEST = {"kind": "published_pipeline", "method": "POST", "url": "https://x/y", "headers": {}, "body": {"a": 1},

@@ -12,10 +12,10 @@ import json
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from ..clock import utc_now
 from ..config import Trigger, load_config
 from ..dispatch import build_request
 from ..firing import BlobVersion, Firing, ScheduledSlot
-from ..ledger import utc_now
 from ..matching import decide
 from ..sweep import blob_version, watched_container
 from .errors import USAGE, CliError, find_trigger, ledger_storage, storage_errors, watch_storage

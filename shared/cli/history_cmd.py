@@ -6,7 +6,8 @@ import argparse
 import re
 from datetime import UTC, datetime, timedelta
 
-from ..ledger import FAILED, RELEASED, Ledger, parse_iso, utc_now
+from ..clock import parse_iso, utc_now
+from ..ledger import FAILED, RELEASED, Ledger
 from .entries import as_json, entries_table
 from .errors import ledger_storage, storage_errors
 from .output import print_json

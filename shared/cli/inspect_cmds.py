@@ -7,8 +7,8 @@ import sys
 from typing import Any
 
 from ..checkpoints import StateStore
+from ..clock import utc_now
 from ..config import ConfigError, load_config, read_raw_configuration
-from ..ledger import utc_now
 from ..storage import StorageSettingError
 from .errors import USAGE, ledger_storage, storage_errors
 from .output import print_json

@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ..checkpoints import StateStore
+from ..clock import parse_iso
 from ..config import Schedule, Trigger
-from ..ledger import Ledger, parse_iso
+from ..ledger import Ledger
 from ..schedules import fires_on_first_tick, next_slots
 
 TICK = timedelta(minutes=1)
