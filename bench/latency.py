@@ -28,7 +28,7 @@ POLLING = [  # (path, interval in seconds, where the interval comes from)
      "blobs to a later run (learn.microsoft.com/connectors/azureblob, known issues)"),
     ("Azure ML change-based Schedule (datastore polling)", 5 * MINUTE,
      "`Schedule.create(..., polling_interval=5)`: polls every polling_interval minutes, default 5 "
-     "(reference/schedules.md)"),
+     "(docs/services.md, Schedules)"),
 ]
 
 

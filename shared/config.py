@@ -17,7 +17,7 @@ from typing import Any
 from .endpoints import endpoint_problem
 from .ncrontab import CronSchedule, parse_cron
 from .recurrence import Recurrence, parse_recurrence
-from .settings import MissingSettingError, environment, expand_placeholders, get_setting
+from .settings import MissingSettingError, environment, expand_placeholders, get_setting, recording_reads
 from .targets import DEFAULT_KIND, TARGET_KINDS
 from .targets.spec import DataPath, PipelineTarget
 from .validation import FieldReader, json_type
@@ -141,18 +141,32 @@ def read_raw_configuration() -> tuple[str, str]:
                        f"or {TRIGGERS_FILE_SETTING} (a JSON file)"])
 
 
-_cache: dict[tuple[str, str, tuple[tuple[str, str], ...]], BridgeConfig] = {}
+@dataclass(frozen=True)
+class _Parsed:
+    source: str
+    text: str
+    reads: Mapping[str, str | None]  # the settings parsing looked up (`%NAME%`, AZURE_CLIENT_ID), and their values
+    config: BridgeConfig
+
+    def still_valid(self, source: str, text: str) -> bool:
+        return (source, text) == (self.source, self.text) and all(
+            environment().get(name) == value for name, value in self.reads.items())
+
+
+_cache: dict[str, _Parsed] = {}
 
 
 def load_config() -> BridgeConfig:
-    """The current configuration, parsed once per distinct text and settings (`%NAME%` and AZURE_CLIENT_ID are
-    read while parsing, and settings can change between tests)."""
+    """The current configuration, parsed once per distinct text and values of the settings it reads (settings
+    can change between invocations and tests). The cache keeps only those settings, never the whole environment
+    with its keys and secrets."""
     text, source = read_raw_configuration()
-    cache_key = (source, text, tuple(sorted(environment().items())))
-    if cache_key not in _cache:
-        _cache.clear()
-        _cache[cache_key] = parse_config(text, source)
-    return _cache[cache_key]
+    cached = _cache.get("last")
+    if cached is None or not cached.still_valid(source, text):
+        with recording_reads() as reads:
+            config = parse_config(text, source)
+        cached = _cache["last"] = _Parsed(source, text, dict(reads), config)
+    return cached.config
 
 
 def parse_config(text: str, source: str = TRIGGERS_SETTING) -> BridgeConfig:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 _PLACEHOLDER = re.compile(r"%([A-Za-z0-9_.:-]+)%")
+_reads: ContextVar[dict[str, str | None] | None] = ContextVar("setting_reads", default=None)
 
 
 class MissingSettingError(LookupError):
@@ -26,8 +29,28 @@ def environment() -> Mapping[str, str]:
     return os.environ
 
 
-def get_setting(name: str, default: str | None = None) -> str | None:
+def _lookup(name: str) -> str | None:
     value = environment().get(name)
+    reads = _reads.get()
+    if reads is not None:
+        reads[name] = value
+    return value
+
+
+@contextmanager
+def recording_reads() -> Iterator[dict[str, str | None]]:
+    """Every setting looked up (by this thread) inside the block, with the value it had: what a result
+    computed from settings depends on, so a cache can be keyed by exactly that and hold no other secret."""
+    reads: dict[str, str | None] = {}
+    token = _reads.set(reads)
+    try:
+        yield reads
+    finally:
+        _reads.reset(token)
+
+
+def get_setting(name: str, default: str | None = None) -> str | None:
+    value = _lookup(name)
     return default if value in (None, "") else value
 
 
@@ -54,7 +77,7 @@ def expand_placeholders(value: str) -> str:
 
     def lookup(match: re.Match[str]) -> str:
         name = match.group(1)
-        found = environment().get(name)
+        found = _lookup(name)
         if found is None:
             raise MissingSettingError(name)
         return found

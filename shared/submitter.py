@@ -209,6 +209,11 @@ class Submitter:
                     raise error from None
                 self.sleep(delay)
 
+    def call(self, request: PipelineRequest) -> Any:
+        """A request that starts no run (reading or setting a pipeline's status): the same token, timeouts,
+        retries, credential reset and typed errors as `submit`; returns the JSON answer (None if it has none)."""
+        return self.submit(request).response
+
     def _attempt(self, request: PipelineRequest, attempt: int, started: float, policy: RetryPolicy) -> SubmitResult:
         try:
             token = self.tokens.token(request.scope, request.client_id).token
@@ -224,7 +229,7 @@ class Submitter:
             response = self.session.request(
                 request.method,
                 request.url,
-                data=json.dumps(request.body).encode("utf-8"),
+                data=None if request.body is None else json.dumps(request.body).encode("utf-8"),
                 headers=headers,
                 timeout=(policy.connect_timeout, policy.read_timeout),
             )

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from azure.storage.blob import ContainerClient
 
+from shared import submitter as submitter_module
 from shared.checkpoints import StateStore
 from shared.cli import main
 from shared.cli.terminal import Progress
@@ -585,19 +586,24 @@ def test_a_replay_that_fails_transiently_stays_replayable(
 # -- pipeline-status ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("as_digit", [False, True], ids=["EntityStatus-name", "EntityStatus-digit"])
 def test_pipeline_status_shows_and_sets_the_published_pipeline_switch_and_a_disabled_pipeline_is_replayable(
-    cli: Callable[..., Result], landing: ContainerClient, standin: PipelineStandIn
+    as_digit: bool, cli: Callable[..., Result], landing: ContainerClient, standin: PipelineStandIn
 ) -> None:
+    standin.status_as_digit = as_digit  # the backend answers either spelling; the SDK maps both
     shown = cli("pipeline-status", "landing")
-    assert shown.code == 0
+    assert shown.code == 0, shown.err
     assert shown.out.splitlines()[0] == "published pipeline pp-1 (pipeline pp-1): Active"
+    for get in standin.requests:
+        assert (get.method, get.body, get.token_resource) == ("GET", None, MANAGEMENT)
+        assert get.path.endswith("/workspaces/ws-1/Pipelines/pp-1")
 
     disabled = cli("pipeline-status", "landing", "Disabled")
     assert disabled.code == 0
     assert "changed from Active to Disabled" in disabled.out
     assert standin.pipeline_status == {"pp-1": "Disabled"}
     [put] = [r for r in standin.requests if r.method == "PUT"]
-    assert put.path.endswith("/workspaces/ws-1/PublishedPipelines/pp-1/status")
+    assert put.path.endswith("/workspaces/ws-1/Pipelines/pp-1/status")
     assert put.body == "Disabled" and put.token_resource == MANAGEMENT
     assert cli("pipeline-status", "landing").out.startswith("published pipeline pp-1 (pipeline pp-1): Disabled")
 
@@ -610,6 +616,53 @@ def test_pipeline_status_shows_and_sets_the_published_pipeline_switch_and_a_disa
     assert cli("pipeline-status", "landing", "Active").code == 0
     assert cli("replay", "--failed", "--yes").code == 0
     assert run_names(standin) == ["incoming/a.csv"]
+
+
+@pytest.mark.parametrize("as_digit", [False, True], ids=["EntityStatus-name", "EntityStatus-digit"])
+def test_pipeline_status_of_a_pipeline_endpoint_puts_back_the_entity_it_read(
+    as_digit: bool, cli: Callable[..., Result], set_triggers: Setter, container: ContainerClient,
+    standin: PipelineStandIn
+) -> None:
+    standin.status_as_digit = as_digit
+    trigger = watch_trigger("scoring", container.container_name, standin.pipeline_endpoint_url("pe-7"))
+    set_triggers([{**trigger, "pipeline": {**trigger["pipeline"], "kind": "pipeline_endpoint", "version": "0"}}])
+    assert cli("pipeline-status", "scoring").out.splitlines()[0] == "pipeline endpoint pe-7 (endpoint pe-7): Active"
+
+    disabled = cli("pipeline-status", "scoring", "Disabled")
+    assert disabled.code == 0, disabled.err
+    assert "changed from Active to Disabled" in disabled.out
+    [put] = [r for r in standin.requests if r.method == "PUT"]
+    assert put.path.endswith("/workspaces/ws-1/PipelineEndpoints/pe-7")
+    read = standin.endpoint_entity("pe-7")
+    assert put.body == {**read, "EntityStatus": "Disabled"}  # every field read, SwaggerUrl included
+    assert "SwaggerUrl" in put.body and put.token_resource == MANAGEMENT
+    assert all(r.path.endswith("/PipelineEndpoints/Id/pe-7") for r in standin.requests if r.method == "GET")
+
+    upload(container, "a.csv")
+    deliver(container, "a.csv")
+    [failed] = json.loads(cli("history", "--failed", "--json").out)
+    assert failed["last_error"] == "HTTP 400 PipelineEndpointDisabled: Pipeline endpoint pe-7 is disabled"
+    assert cli("pipeline-status", "scoring", "Active").code == 0
+    assert cli("replay", "--failed", "--yes").code == 0
+    assert run_names(standin) == ["a.csv"]
+
+
+def test_pipeline_status_goes_through_the_submitters_retries(
+    cli: Callable[..., Result], landing: ContainerClient, standin: PipelineStandIn, identity: IdentityEndpoint,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(submitter_module, "_shared", None)  # no token cached by an earlier test
+    identity.fail_next(500, times=4)  # one token attempt's worth (azure-identity asks 4 times): the next is fresh
+    standin.fail_next(503, retry_after="0")
+    shown = cli("pipeline-status", "landing")
+    assert shown.code == 0, shown.err
+    assert [r.method for r in standin.requests] == ["GET", "GET", "GET"]  # the 503, its retry, the read after
+
+    standin.fail_next(403, message="caller lacks Microsoft.MachineLearningServices/workspaces/pipelines/write")
+    refused = cli("pipeline-status", "landing", "Disabled")
+    assert refused.code == 1
+    assert "HTTP 403 Injected403: caller lacks" in refused.err
+    assert standin.pipeline_status == {}
 
 
 def test_pipeline_status_says_other_kinds_have_no_switch(cli: Callable[..., Result], set_triggers: Setter,

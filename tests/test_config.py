@@ -361,6 +361,27 @@ def test_loaded_configuration_follows_a_changed_setting(monkeypatch: pytest.Monk
     assert load_config().triggers[0].pipeline.endpoint == "https://second.api.azureml.ms/x"
 
 
+
+def test_configuration_cache_holds_only_the_settings_it_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keyed by the `%NAME%` settings and AZURE_CLIENT_ID it read: no storage key or identity secret is copied,
+    an unrelated setting changing does not re-parse, a setting it read changing does."""
+    monkeypatch.setenv(TRIGGERS_SETTING, json.dumps([cron_entry("t", pipeline=pipeline(endpoint="%AML_URL%"))]))
+    monkeypatch.setenv("AML_URL", "https://first.api.azureml.ms/x")
+    monkeypatch.setenv("AzureWebJobsStorage", "DefaultEndpointsProtocol=https;AccountKey=c2VjcmV0LWtleQ==")
+    monkeypatch.setenv("IDENTITY_HEADER", "identity-secret-value")
+    first = load_config()
+
+    cached = repr(config_module._cache)
+    assert "c2VjcmV0LWtleQ==" not in cached and "identity-secret-value" not in cached
+    [parsed] = config_module._cache.values()
+    assert dict(parsed.reads) == {"AML_URL": "https://first.api.azureml.ms/x", "AZURE_CLIENT_ID": None}
+
+    monkeypatch.setenv("IDENTITY_HEADER", "rotated")
+    assert load_config() is first
+    monkeypatch.setenv("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555")
+    assert load_config().triggers[0].pipeline.client_id == "11111111-2222-3333-4444-555555555555"
+
+
 # --- bad configurations ------------------------------------------------------------------------------
 
 

@@ -106,7 +106,6 @@ def adf_pipeline(**fields: Any) -> dict[str, Any]:
         pytest.param(ENDPOINT_BY_ID, 3, f"{ENDPOINT_BY_ID}/3?pipelineVersion=3", id="integer-version"),
         pytest.param(f"{ENDPOINT_BY_ID}?tenant=a%20b", "1", f"{ENDPOINT_BY_ID}/1?tenant=a%20b&pipelineVersion=1",
                      id="keeps-the-query"),
-        pytest.param(ENDPOINT_BY_NAME, "1", f"{ENDPOINT_BY_NAME}&pipelineVersion=1", id="by-name-query-only"),
     ],
 )
 def test_pipeline_endpoint_selects_a_version_like_the_sdk(endpoint: str, version: Any, url: str) -> None:
@@ -239,8 +238,9 @@ def test_adf_pipeline_on_a_schedule_sends_only_its_parameters() -> None:
          "/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint id}"),
         (watch(endpoint_pipeline(endpoint=f"{ENDPOINT_BY_ID}?pipelineVersion=1")),
          "trigger 't': pipeline.endpoint must not carry pipelineVersion: set pipeline.version instead"),
-        (watch(endpoint_pipeline(endpoint=f"{AML_WORKSPACE}/PipelineRuns/PipelineEndpointSubmit/Name")),
-         "trigger 't': pipeline.endpoint uses .../PipelineEndpointSubmit/Name, which needs ?name="),
+        (watch(endpoint_pipeline(endpoint=ENDPOINT_BY_NAME)),
+         "trigger 't': pipeline.endpoint uses .../PipelineEndpointSubmit/Name, which the service's SDK never sends "
+         "(it submits by id only): use .../PipelineRuns/PipelineEndpointSubmit/Id/{endpoint id}"),
         (watch(endpoint_pipeline(datastore_name=None)),
          "trigger 't': pipeline.datastore_name is required for a watch trigger"),
         (watch(batch_pipeline(endpoint="https://scorer.westeurope.inference.ml.azure.com/score")),
@@ -337,18 +337,6 @@ def test_pipeline_endpoint_version_from_a_blob_event(
     }
     entry = ledger_entry()
     assert (entry.state, entry.run_id) == (SUBMITTED, standin.runs[0].run_id)
-
-
-def test_pipeline_endpoint_by_name_from_a_blob_event(
-    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
-) -> None:
-    set_triggers([watch(endpoint_pipeline(endpoint=standin.pipeline_endpoint_by_name_url("nightly"), version="1"),
-                        container=container.container_name, folder="")])
-    blob_function.invoke(blob_created_event(upload(container, "day.csv")))
-
-    sent(standin, "/PipelineRuns/PipelineEndpointSubmit/Name", {"name": ["nightly"], "pipelineVersion": ["1"]},
-         MANAGEMENT)
-    assert ledger_entry().state == SUBMITTED
 
 
 @pytest.mark.parametrize("reply_with_id", [True, False], ids=["job-id", "job-name-only"])

@@ -5,18 +5,21 @@ from __future__ import annotations
 import argparse
 
 from ..config import load_config
-from ..pipeline_status import PublishedPipelineStatus, StatusRequestError, StatusUnsupportedError
+from ..pipeline_status import PipelineStatus, StatusRequestError, StatusUnsupportedError, entity_status
 from ..submitter import shared_submitter
 from .errors import CliError, find_trigger
 from .parsing import add_command
 
+NO_STATUS = "(the service returned no EntityStatus)"
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
-        commands, "pipeline-status", "show or set the status of a trigger's published pipeline at the service",
-        "Show (no STATUS) or set the status of the published pipeline a trigger submits to, at the service itself: "
-        "it applies to every caller, unlike the trigger's own status. Targets of other kinds have no such switch.",
-        run)
+        commands, "pipeline-status",
+        "show or set the status of a trigger's published pipeline or pipeline endpoint at the service",
+        "Show (no STATUS) or set the status of the published pipeline or pipeline endpoint a trigger submits to, "
+        "at the service itself: it applies to every caller, unlike the trigger's own status. Targets of other "
+        "kinds have no such switch.", run)
     parser.add_argument("trigger", help="trigger name")
     parser.add_argument("status", nargs="?", choices=("Active", "Disabled"), help="the status to set")
 
@@ -24,16 +27,16 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     trigger = find_trigger(load_config(), args.trigger)
     try:
-        service = PublishedPipelineStatus(trigger.pipeline, shared_submitter())
-        before = service.get().get("Status")
+        service = PipelineStatus(trigger.pipeline, shared_submitter())
+        before = entity_status(service.get()) or NO_STATUS
         if args.status:
             service.set(args.status)
         entity = service.get()
     except (StatusUnsupportedError, StatusRequestError) as error:
         raise CliError(f"trigger {trigger.name!r}: {error}") from None
-    status = entity.get("Status", "(the service returned no Status)")
+    status = entity_status(entity) or NO_STATUS
     name = f" ({entity['Name']})" if entity.get("Name") else ""
-    print(f"published pipeline {service.pipeline_id}{name}: {status}")
+    print(f"{service.label} {service.entity_id}{name}: {status}")
     if args.status:
         print(f"changed from {before} to {status}")
         if status == "Disabled":

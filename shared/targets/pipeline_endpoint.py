@@ -1,8 +1,9 @@
-"""Azure ML (SDK v1) versioned pipeline endpoints: a published-pipeline body posted to `.../PipelineEndpointSubmit/...`.
+"""Azure ML (SDK v1) versioned pipeline endpoints: a published-pipeline body posted to `.../PipelineEndpointSubmit/Id/`.
 
 Without `version` the endpoint runs its default pipeline. With one, the URL is built the way the SDK
-builds it (`../shared/reference/pipeline-apis.md` §2): `/{version}` appended to an `.../Id/{id}` path
-*and* `pipelineVersion={version}` added to the query; the `.../Name?name=...` form takes only the query.
+builds it (docs/services.md, "Azure ML v1 pipeline endpoints"): `/{version}` appended to the path *and*
+`pipelineVersion={version}` added to the query. The SDK submits by id only (a name is resolved to its id
+first), so a `.../PipelineEndpointSubmit/Name?name=...` URL is refused with the way to find the id.
 The body is the published pipeline's, minus `ContinueRunOnStepFailure`, which the SDK never sends here.
 """
 
@@ -31,20 +32,21 @@ UNUSED = {
 
 
 def check_endpoint(reader: FieldReader) -> None:
-    """The version is written into the URL, so it must be one of the two documented submit URLs."""
+    """The version is written into the URL, so it must be the submit URL the SDK uses (by id)."""
     parts = endpoint_parts(reader)
     if parts is None:
         return
-    named = BY_NAME.search(parts.path) is not None
-    if not (named or BY_ID.search(parts.path)):
-        reader.problem("endpoint", "must be a pipeline endpoint URL ending in "
-                                   "/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint id} "
-                                   "(or .../PipelineEndpointSubmit/Name?name={endpoint name})")
+    if BY_NAME.search(parts.path):
+        reader.problem("endpoint", "uses .../PipelineEndpointSubmit/Name, which the service's SDK never sends (it "
+                                   "submits by id only): use .../PipelineRuns/PipelineEndpointSubmit/Id/{endpoint id}, "
+                                   "the id being PipelineEndpoint.get(workspace, name=...).id or the endpoint's "
+                                   "REST endpoint in the studio")
         return
-    query = parse_qs(parts.query)
-    if named and not query.get("name"):
-        reader.problem("endpoint", "uses .../PipelineEndpointSubmit/Name, which needs ?name={endpoint name}")
-    if "pipelineVersion" in query:
+    if not BY_ID.search(parts.path):
+        reader.problem("endpoint", "must be a pipeline endpoint URL ending in "
+                                   "/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint id}")
+        return
+    if "pipelineVersion" in parse_qs(parts.query):
         reader.problem("endpoint", "must not carry pipelineVersion: set pipeline.version instead, so the "
                                    "bridge can add it to both the path and the query as the SDK does")
 
@@ -77,8 +79,7 @@ def versioned_url(endpoint: str, version: str | None) -> str:
     parts = urlsplit(endpoint)
     path = parts.path.rstrip("/")
     quoted = quote(version, safe="")
-    if BY_ID.search(path):
-        path = f"{path}/{quoted}"
+    path = f"{path}/{quoted}"
     query = "&".join(filter(None, (parts.query, f"pipelineVersion={quoted}")))
     return urlunsplit(parts._replace(path=path, query=query))
 

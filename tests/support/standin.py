@@ -1,11 +1,14 @@
-"""A local pipeline service that behaves like the real endpoints (reference/pipeline-apis.md).
+"""A local pipeline service that behaves like the real endpoints (docs/services.md).
 
 One route per target kind: AML published pipelines and pipeline endpoints, AML v2 batch endpoints
-(`.../jobs`) and Data Factory `createRun`. Each checks the bearer token against the local identity
-endpoint (and its scope), the URL's path and query, validates the documented body, answers with the
-documented response (AML errors in AML style, batch and ARM errors in ARM style), records every
-request and accepted run, and can be told to answer 401/404/429+Retry-After/500/503, to stall past the
-client's timeout (before or after accepting the run) or to drop the connection.
+(`.../jobs`) and Data Factory `createRun`; and the AML status routes the SDK's `disable()`/`enable()` use
+(`{ws}/Pipelines/{id}[/status]`, `{ws}/PipelineEndpoints/Id/{id}` and `{ws}/PipelineEndpoints/{id}`), which
+answer `EntityStatus` by name or, with `status_as_digit`, as the enum digit the backend also sends.
+Each route checks the bearer token against the local identity endpoint (and its scope), the URL's path
+and query, validates the documented body, answers with the documented response (AML errors in AML
+style, batch and ARM errors in ARM style), records every request and accepted run, and can be told to
+answer 401/404/429+Retry-After/500/503, to stall past the client's timeout (before or after accepting
+the run) or to drop the connection.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from .http_server import LoopbackServer, Reply, Request
 from .identity import IdentityEndpoint
@@ -100,6 +103,8 @@ class PipelineStandIn:
         self.faults: deque[Fault] = deque()
         self.fault_hook: Callable[[Request], Fault | None] | None = None
         self.pipeline_status: dict[str, str] = {}
+        self.endpoints: dict[str, dict[str, Any]] = {}  # pipeline endpoint id -> its entity, made on first use
+        self.status_as_digit = False  # answer EntityStatus as "0"/"1"/"2" instead of the name
         self.batch_reply_with_id = True  # False: the job comes back with its `name` only
         self.adf_parameter_types: dict[str, dict[str, str]] = {}  # pipeline -> declared {parameter: ADF type}
         self._lock = threading.Lock()
@@ -107,13 +112,14 @@ class PipelineStandIn:
         self.server.route("POST", AML_PREFIX + r"/PipelineRuns/PipelineSubmit/(?P<pipeline>[^/]+)",
                           self._published_submit)
         self.server.route("POST", AML_PREFIX + r"/PipelineRuns/PipelineEndpointSubmit/"
-                                               r"(?:Id/(?P<endpoint>[^/]+)(?:/(?P<version>[^/]+))?|Name)",
+                                               r"Id/(?P<endpoint>[^/]+)(?:/(?P<version>[^/]+))?",
                           self._endpoint_submit)
         self.server.route("POST", r"/batch/(?P<endpoint>[^/]+)/jobs", self._batch_invoke)
         self.server.route("POST", ADF_PIPELINE + r"/createRun", self._adf_create_run)
-        self.server.route("GET", AML_PREFIX + r"/PublishedPipelines/(?P<pipeline>[^/]+)", self._published_get)
-        self.server.route("PUT", AML_PREFIX + r"/PublishedPipelines/(?P<pipeline>[^/]+)/status",
-                          self._published_set_status)
+        self.server.route("GET", AML_PREFIX + r"/Pipelines/(?P<pipeline>[^/]+)", self._published_get)
+        self.server.route("PUT", AML_PREFIX + r"/Pipelines/(?P<pipeline>[^/]+)/status", self._published_set_status)
+        self.server.route("GET", AML_PREFIX + r"/PipelineEndpoints/Id/(?P<endpoint>[^/]+)", self._endpoint_get)
+        self.server.route("PUT", AML_PREFIX + r"/PipelineEndpoints/(?P<endpoint>[^/]+)", self._endpoint_put)
 
     # -- lifecycle and URLs ----------------------------------------------------------------------
     def start(self) -> PipelineStandIn:
@@ -135,9 +141,6 @@ class PipelineStandIn:
 
     def pipeline_endpoint_url(self, endpoint_id: str = "pe-1") -> str:
         return self.aml_url(f"PipelineRuns/PipelineEndpointSubmit/Id/{endpoint_id}")
-
-    def pipeline_endpoint_by_name_url(self, name: str = "nightly") -> str:
-        return self.aml_url(f"PipelineRuns/PipelineEndpointSubmit/Name?name={quote(name)}")
 
     def batch_endpoint_url(self, endpoint: str = "be-1") -> str:
         """A scoring URI; the real one is `https://<endpoint>.<region>.inference.ml.azure.com/jobs`."""
@@ -164,6 +167,8 @@ class PipelineStandIn:
             self.faults.clear()
             self.fault_hook = None
             self.pipeline_status.clear()
+            self.endpoints.clear()
+            self.status_as_digit = False
             self.batch_reply_with_id = True
             self.adf_parameter_types.clear()
 
@@ -222,17 +227,20 @@ class PipelineStandIn:
         return self.handle(request, "published_pipeline", MANAGEMENT, validate_aml_body,
                            lambda run_id, body: aml_run(run_id, body, pipeline))
 
-    # -- AML published pipeline status (reference §6) --------------------------------------------
+    # -- AML status routes (docs/services.md) ----------------------------------------------------
+    def entity_status(self, status: str) -> str:
+        """`EntityStatus` in the spelling this stand-in is set to answer with."""
+        return str(PUBLISHED_STATUSES.index(status)) if self.status_as_digit else status
+
     def _published_get(self, request: Request) -> Reply | None:
-        """The pipeline entity; every pipeline id exists here and is Active until set otherwise."""
+        """The `PipelineEntity`; every pipeline id exists here and is Active until set otherwise."""
         pipeline = request.params["pipeline"]
-        submit_path = request.path.replace("/PublishedPipelines/", "/PipelineRuns/PipelineSubmit/")
-        return self.handle(request, "published_pipeline_status", MANAGEMENT,
-                           lambda body: None if body is None else "GET takes no body",
+        return self.handle(request, "published_pipeline_status", MANAGEMENT, _no_body,
                            lambda _, body: Reply(200, {
-                               "Id": pipeline, "Name": f"pipeline {pipeline}",
-                               "Status": self.pipeline_status.get(pipeline, "Active"),
-                               "Url": f"{self.base_url}{submit_path}",
+                               "Id": pipeline, "Name": f"pipeline {pipeline}", "Version": "1",
+                               "EntityStatus": self.entity_status(self.pipeline_status.get(pipeline, "Active")),
+                               "Url": self.published_pipeline_url(pipeline),
+                               "LastModifiedDate": "2026-11-25T10:00:00Z",
                            }), creates_run=False)
 
     def _published_set_status(self, request: Request) -> Reply | None:
@@ -249,17 +257,55 @@ class PipelineStandIn:
                            else f"status must be a JSON string: one of {', '.join(PUBLISHED_STATUSES)}",
                            lambda _, body: set_status(body), creates_run=False)
 
-    # -- AML pipeline endpoints ------------------------------------------------------------------
-    def _endpoint_submit(self, request: Request) -> Reply | None:
-        """`.../Id/{id}[/{version}]?pipelineVersion={version}` or `.../Name?name={name}[&pipelineVersion=...]`."""
-        path_version = request.params.get("version")
-        query_version = _single(request.query, "pipelineVersion")
-        endpoint = request.params.get("endpoint") or _single(request.query, "name")
+    def endpoint_entity(self, endpoint: str) -> dict[str, Any]:
+        """The `PipelineEndpointEntity`, with a field the bridge does not know, which a PUT must send back."""
+        with self._lock:
+            return self.endpoints.setdefault(endpoint, {
+                "Id": endpoint, "Name": f"endpoint {endpoint}", "Description": "nightly scoring",
+                "DefaultVersion": "0", "PipelineVersionList": [{"Version": "0", "PipelineId": "pp-1"}],
+                "Url": self.pipeline_endpoint_url(endpoint), "EntityStatus": "Active", "Etag": "\"1\"",
+                "LastModifiedDate": "2026-11-25T10:00:00Z", "SwaggerUrl": "https://example.invalid/swagger.json",
+            })
+
+    def _endpoint_get(self, request: Request) -> Reply | None:
+        entity = self.endpoint_entity(request.params["endpoint"])
+        return self.handle(request, "pipeline_endpoint_status", MANAGEMENT, _no_body,
+                           lambda _, body: Reply(200, {**entity,
+                                                       "EntityStatus": self.entity_status(entity["EntityStatus"])}),
+                           creates_run=False)
+
+    def _endpoint_put(self, request: Request) -> Reply | None:
+        """The SDK sends back the whole entity it read with `EntityStatus` changed (by name)."""
+        endpoint = request.params["endpoint"]
+        stored = self.endpoint_entity(endpoint)
 
         def validate(body: Any) -> str | None:
-            if endpoint is None:
-                return "PipelineEndpointSubmit/Name needs ?name="
-            if request.params.get("endpoint") and path_version != query_version:
+            if not isinstance(body, dict):
+                return "body must be the PipelineEndpointEntity"
+            if body.get("EntityStatus") not in PUBLISHED_STATUSES:
+                return f"EntityStatus must be one of {', '.join(PUBLISHED_STATUSES)}"
+            changed = sorted(k for k in {*body, *stored} - {"EntityStatus"} if body.get(k) != stored.get(k))
+            return f"fields differ from the entity read: {changed}" if changed else None
+
+        def update(body: dict[str, Any]) -> Reply:
+            with self._lock:
+                stored["EntityStatus"] = body["EntityStatus"]
+            return Reply(200, dict(stored))
+
+        return self.handle(request, "pipeline_endpoint_status", MANAGEMENT, validate,
+                           lambda _, body: update(body), creates_run=False)
+
+    # -- AML pipeline endpoints ------------------------------------------------------------------
+    def _endpoint_submit(self, request: Request) -> Reply | None:
+        """`.../Id/{id}[/{version}]?pipelineVersion={version}` (the SDK's only submit route)."""
+        path_version = request.params.get("version")
+        query_version = _single(request.query, "pipelineVersion")
+        endpoint = request.params["endpoint"]
+        if self.endpoints.get(endpoint, {}).get("EntityStatus") == "Disabled":
+            return aml_error(400, "PipelineEndpointDisabled", f"Pipeline endpoint {endpoint} is disabled")
+
+        def validate(body: Any) -> str | None:
+            if path_version != query_version:
                 return (f"version in path ({path_version!r}) and pipelineVersion query ({query_version!r}) "
                         "must be given together and agree")
             if isinstance(body, dict) and "ContinueRunOnStepFailure" in body:
@@ -297,6 +343,10 @@ class PipelineStandIn:
 
         return self.handle(request, "adf_pipeline", MANAGEMENT, validate,
                            lambda run_id, body: Reply(200, {"runId": run_id}), reject=arm_error)
+
+
+def _no_body(body: Any) -> str | None:
+    return None if body is None else "GET takes no body"
 
 
 def _single(query: dict[str, list[str]], name: str) -> str | None:
