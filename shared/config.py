@@ -58,6 +58,7 @@ COMMON_PIPELINE_FIELDS = frozenset(
         "client_id",
     }
 )
+APP_ID_SCOPE = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}/\.default$")
 CONTAINER_PATTERN = re.compile(r"^(\$root|[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9])$")
 
 
@@ -305,8 +306,8 @@ def parse_pipeline(trigger: FieldReader, *, is_watch: bool) -> PipelineTarget | 
     if endpoint is not None and (problem := endpoint_problem(endpoint)):
         reader.problem("endpoint", problem)
     scope = reader.string("scope", default=kind.default_scope) or kind.default_scope
-    if problem := endpoint_problem(scope):
-        reader.problem("scope", problem.replace("endpoint", "scope"))
+    if problem := scope_problem(scope):
+        reader.problem("scope", problem)
     options = kind.check(reader, is_watch)
     return PipelineTarget(
         kind=kind_name,
@@ -323,6 +324,15 @@ def parse_pipeline(trigger: FieldReader, *, is_watch: bool) -> PipelineTarget | 
         client_id=reader.string("client_id") or get_setting("AZURE_CLIENT_ID"),
         options=options,
     )
+
+
+def scope_problem(scope: str) -> str | None:
+    """A scope is a resource URL's `/.default` (https, as for endpoints) or an application id's
+    (`2ff814a6-.../.default`, Azure Databricks: docs/services.md)."""
+    if APP_ID_SCOPE.match(scope):
+        return None
+    problem = endpoint_problem(scope)
+    return problem.replace("endpoint", "scope") if problem else None
 
 
 def parse_data_paths(pipeline: FieldReader) -> dict[str, DataPath]:

@@ -9,6 +9,7 @@ as `ambiguous` and left for an operator to check and replay, rather than risking
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import json
 import random
@@ -98,10 +99,11 @@ class SubmitResult:
     response: Any
 
 
-def redact(text: str, secret: str | None = None) -> str:
-    """Remove bearer tokens (and the known token) from text that may be logged or stored."""
-    if secret:
-        text = text.replace(secret, "[redacted]")
+def redact(text: str, *secrets: str | None) -> str:
+    """Remove bearer tokens (and the known tokens) from text that may be logged or stored."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
     return _BEARER.sub("Bearer [redacted]", text)
 
 
@@ -129,8 +131,9 @@ def token_failure_reason(error: AzureError) -> str:
     return redact(lines[0] if lines else type(error).__name__)[:300]
 
 
-def service_error(response: requests.Response, token: str | None) -> tuple[str | None, str, dict[str, Any]]:
-    """The service's error code, message and correlation ids from an AML or ARM style error body."""
+def service_error(response: requests.Response, *tokens: str) -> tuple[str | None, str, dict[str, Any]]:
+    """The service's error code, message and correlation ids from an AML or ARM style error body, or from the
+    top-level `error_code`/`errorCode` and `message` of Databricks and Fabric (docs/services.md)."""
     correlation = {name: response.headers[name] for name in CORRELATION_HEADERS if name in response.headers}
     code, message = None, (response.reason or "").strip()
     try:
@@ -144,11 +147,16 @@ def service_error(response: requests.Response, token: str | None) -> tuple[str |
             message = error.get("Message") or error.get("message") or message
         elif isinstance(error, str):
             message = error
+        else:
+            code = body.get("error_code") or body.get("errorCode")
+            message = body.get("message") or message
         if isinstance(body.get("Correlation"), dict):
             correlation.update({str(k): v for k, v in body["Correlation"].items()})
+        if isinstance(body.get("requestId"), str):  # Fabric's id for a support request
+            correlation["requestId"] = body["requestId"]
     elif response.text:
         message = response.text[:500]
-    return (str(code) if code else None), redact(str(message), token), correlation
+    return (str(code) if code else None), redact(str(message), *tokens), correlation
 
 
 def connection_never_made(error: requests.ConnectionError) -> bool:
@@ -214,17 +222,21 @@ class Submitter:
         retries, credential reset and typed errors as `submit`; returns the JSON answer (None if it has none)."""
         return self.submit(request).response
 
-    def _attempt(self, request: PipelineRequest, attempt: int, started: float, policy: RetryPolicy) -> SubmitResult:
+    def _token(self, scope: str, client_id: str | None) -> str:
         try:
-            token = self.tokens.token(request.scope, request.client_id).token
+            return self.tokens.token(scope, client_id).token
         except AzureError as error:  # refused, or the identity endpoint unreachable: nothing was sent yet
             # A fresh credential next time: MSAL would otherwise answer from its throttle cache for as long as
             # the identity endpoint's Retry-After said (up to an hour), whatever the endpoint says meanwhile.
-            self.tokens.forget(request.client_id)
+            self.tokens.forget(client_id)
             reason = token_failure_reason(error)
-            raise _Retry(SubmitError(f"could not get a token for {request.scope}: {reason}",
+            raise _Retry(SubmitError(f"could not get a token for {scope}: {reason}",
                                      code="TokenUnavailable", transient=True)) from None
-        headers = {**request.headers, "Authorization": f"Bearer {token}"}
+
+    def _attempt(self, request: PipelineRequest, attempt: int, started: float, policy: RetryPolicy) -> SubmitResult:
+        token = self._token(request.scope, request.client_id)
+        extra = {name: self._token(scope, request.client_id) for name, scope in request.token_headers.items()}
+        headers = {**request.headers, **extra, "Authorization": f"Bearer {token}"}
         try:
             response = self.session.request(
                 request.method,
@@ -255,20 +267,24 @@ class Submitter:
                 f"the response could not be read ({type(error).__name__}); the service may have started the run, "
                 "so it is not retried automatically: check for the run before replaying",
                 code="AmbiguousResponse", ambiguous=True, attempts=attempt) from None
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        answer = ServiceAnswer(response.status_code, response.headers, payload)
+        kind = target_kind(request.kind)
         if 200 <= response.status_code < 300:
-            try:
-                payload = response.json()
-            except ValueError:
-                payload = None
-            answer = ServiceAnswer(response.status_code, response.headers, payload)
             return SubmitResult(
-                run_id=target_kind(request.kind).run_id(answer),
+                run_id=kind.run_id(answer),
                 status=response.status_code,
                 attempts=attempt,
                 latency=time.monotonic() - started,
                 response=payload,
             )
-        code, message, correlation = service_error(response, token)
+        if kind.existing_run is not None and (existing := kind.existing_run(request, answer)) is not None:
+            found = self.submit(existing)  # the run exists: read it (a refusal of this read is an error)
+            return dataclasses.replace(found, attempts=attempt + found.attempts, latency=time.monotonic() - started)
+        code, message, correlation = service_error(response, token, *extra.values())
         transient = response.status_code in TRANSIENT_STATUSES
         error = SubmitError(message, status=response.status_code, code=code, correlation=correlation,
                             transient=transient, attempts=attempt)

@@ -14,6 +14,7 @@ from azure.storage.blob import BlobServiceClient, ContainerClient
 from hypothesis import settings as hypothesis_settings
 
 from tests.support.azurite import Azurite
+from tests.support.host import FunctionApp, load_function
 from tests.support.identity import IdentityEndpoint
 from tests.support.standin import PipelineStandIn
 
@@ -88,3 +89,9 @@ def set_triggers(monkeypatch: pytest.MonkeyPatch, bridge_env: dict[str, str]) ->
         monkeypatch.setenv("PIPELINE_TRIGGERS", json.dumps(triggers))
 
     return apply
+
+
+@pytest.fixture(scope="module")
+def blob_function() -> FunctionApp:
+    """The blob_trigger function, loaded as the host loads it."""
+    return load_function("blob_trigger")

@@ -1,4 +1,5 @@
-"""The target kinds beyond published pipelines: pipeline endpoints, batch endpoints and Data Factory.
+"""The target kinds beyond published pipelines: pipeline endpoints, batch endpoints and Data Factory (the
+newer kinds have a file each); and every kind from a recurrence.
 
 Pure builders are pinned to the exact URL, headers and JSON each service documents; configuration
 mistakes must name the trigger and field; and each kind runs end to end from a blob event and from a
@@ -8,21 +9,34 @@ recurrence through the real functions, Azurite, azure-identity and the pipeline 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from azure.storage.blob import BlobClient, ContainerClient
+from azure.storage.blob import ContainerClient
 
-from shared.config import ConfigError, parse_config
-from shared.firing import BlobVersion, ScheduledSlot
-from shared.ledger import FAILED, SUBMITTED, Ledger, LedgerEntry
-from shared.targets import PipelineTarget, ServiceAnswer, target_kind
+from shared.ledger import FAILED, SUBMITTED
+from shared.targets import target_kind
 from shared.targets.batch_endpoint import run_id as batch_run_id
-from tests.support.host import REPO_ROOT, blob_created_event, load_function, timer_payload
-from tests.support.standin import MACHINE_LEARNING, MANAGEMENT, WORKSPACE_ID, PipelineStandIn, Recorded
+from tests.support.databricks import RESOURCE as DATABRICKS
+from tests.support.fabric import RESOURCE as FABRIC
+from tests.support.host import blob_created_event, load_function, timer_payload
+from tests.support.kinds import (
+    BLOB,
+    JSON,
+    RUN_KEY,
+    SLOT,
+    answer,
+    hourly,
+    ledger_entry,
+    problems_of,
+    sent,
+    target_of,
+    upload,
+    watch,
+)
+from tests.support.standin import MACHINE_LEARNING, MANAGEMENT, WORKSPACE_ID, PipelineStandIn
+from tests.support.synapse import RESOURCE as SYNAPSE
 
 Setter = Callable[[list[Any]], None]
 
@@ -33,38 +47,8 @@ ENDPOINT_BY_NAME = f"{AML_WORKSPACE}/PipelineRuns/PipelineEndpointSubmit/Name?na
 SCORING_URI = "https://scorer.westeurope.inference.ml.azure.com/jobs"
 ADF_PIPELINE = ("https://management.azure.com/subscriptions/sub/resourceGroups/rg/providers/"
                 "Microsoft.DataFactory/factories/df-1/pipelines/copy-1")
-BLOB = BlobVersion(container="uploads", name="incoming/2026-11-25.csv", etag="0x8DD1",
-                   url="https://acct.blob.core.windows.net/uploads/incoming/2026-11-25.csv")
-SLOT = ScheduledSlot(at=datetime(2026, 11, 25, 10, 0, tzinfo=UTC))
-RUN_KEY = "pb-0123456789abcdef0123456789abcdef01234567"
-
-
-def answer(body: Any) -> ServiceAnswer:
-    """A 200 answer with this JSON body, as the submitter hands it to the kind."""
-    return ServiceAnswer(200, {}, body)
-JSON = {"Content-Type": "application/json"}
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
 ML_SCOPE = "https://ml.azure.com/.default"
-timer_written = pytest.mark.skipif(not (REPO_ROOT / "timer_trigger" / "__init__.py").exists(),
-                                   reason="timer_trigger (the recurrence function) is not written yet")
-
-
-def watch(pipeline: dict[str, Any], container: str = "uploads", folder: str = "incoming") -> dict[str, Any]:
-    return {"name": "t", "watch": {"container": container, "path_on_datastore": folder}, "pipeline": pipeline}
-
-
-def hourly(pipeline: dict[str, Any]) -> dict[str, Any]:
-    return {"name": "t", "recurrence": {"frequency": "Hour", "interval": 1}, "pipeline": pipeline}
-
-
-def target_of(trigger: dict[str, Any]) -> PipelineTarget:
-    return parse_config(json.dumps([trigger])).triggers[0].pipeline
-
-
-def problems_of(trigger: dict[str, Any]) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        parse_config(json.dumps([trigger]))
-    return caught.value.problems
 
 
 def endpoint_pipeline(**fields: Any) -> dict[str, Any]:
@@ -296,31 +280,6 @@ def test_loopback_http_is_accepted_for_local_development() -> None:
 
 # -- end to end: blob events ---------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def blob_function():
-    return load_function("blob_trigger")
-
-
-def upload(container: ContainerClient, name: str, data: bytes = b"a,b\n1,2\n") -> BlobClient:
-    blob = container.get_blob_client(name)
-    blob.upload_blob(data, overwrite=True)
-    return blob
-
-
-def ledger_entry() -> LedgerEntry:
-    [entry] = list(Ledger.from_settings().entries())
-    return entry
-
-
-def sent(standin: PipelineStandIn, path_end: str, query: dict[str, list[str]], resource: str) -> Recorded:
-    """The one request the stand-in got, once its path, query and token audience are checked."""
-    [request] = standin.requests
-    assert request.path.endswith(path_end)
-    assert request.query == query
-    assert request.token_resource == resource
-    return request
-
-
 def test_pipeline_endpoint_version_from_a_blob_event(
     blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
 ) -> None:
@@ -425,23 +384,54 @@ SCHEDULED = [
         {"batchSize": 500, "dryRun": False, "label": "nightly", "ratio": 0.25},
         id="adf_pipeline",
     ),
+    pytest.param(
+        lambda s: {"kind": "aml_pipeline_job", "endpoint": s.aml_jobs.workspace_url(), "experiment_name": "nightly",
+                   "component_id": f"{WORKSPACE_ID}/components/nightly/versions/1", "parameter_assignments": {"n": 1}},
+        "/workspaces/ws-1/jobs/{run_key}", {"api-version": ["2024-01-01-preview"]}, MANAGEMENT,
+        lambda key: {"properties": {
+            "jobType": "Pipeline", "componentId": f"{WORKSPACE_ID}/components/nightly/versions/1",
+            "inputs": {"n": {"jobInputType": "literal", "value": "1"}}, "experimentName": "nightly",
+            "properties": {"run_key": key}, "tags": {"run_key": key}}},
+        id="aml_pipeline_job",
+    ),
+    pytest.param(
+        lambda s: {"kind": "databricks_job", "endpoint": s.databricks.workspace_url(), "job_id": 7,
+                   "parameter_assignments": {"n": 1}},
+        "/databricks/adb-1/api/2.2/jobs/run-now", {}, DATABRICKS,
+        lambda key: {"job_id": 7, "idempotency_token": key, "job_parameters": {"n": "1"}},
+        id="databricks_job",
+    ),
+    pytest.param(
+        lambda s: {"kind": "fabric_pipeline", "endpoint": s.fabric.item_url(), "parameter_assignments": {"n": 1}},
+        "/jobs/instances", {"jobType": ["Pipeline"]}, FABRIC,
+        {"executionData": {"parameters": {"n": 1}}},
+        id="fabric_pipeline",
+    ),
+    pytest.param(
+        lambda s: {"kind": "synapse_pipeline", "endpoint": s.synapse.pipeline_url(), "parameter_assignments": {"n": 1}},
+        "/synapse/syn-1/pipelines/copy-1/createRun", {"api-version": ["2020-12-01"]}, SYNAPSE,
+        {"n": 1},
+        id="synapse_pipeline",
+    ),
 ]
 
 
-@timer_written
 @pytest.mark.parametrize(("pipeline", "path_end", "query", "resource", "body"), SCHEDULED)
 def test_each_kind_from_a_recurrence(
     pipeline: Callable[[PipelineStandIn], dict[str, Any]], path_end: str, query: dict[str, list[str]],
-    resource: str, body: dict[str, Any], set_triggers: Setter, standin: PipelineStandIn,
+    resource: str, body: dict[str, Any] | Callable[[str], dict[str, Any]], set_triggers: Setter,
+    standin: PipelineStandIn,
 ) -> None:
+    """`path_end` and `body` may name the slot's run key (`{run_key}`, a function of it)."""
     set_triggers([hourly(pipeline(standin))])
     timer = load_function("timer_trigger")
     timer.invoke(timer_payload())
     timer.invoke(timer_payload())  # the next tick of the same hour fires nothing
 
-    request = sent(standin, path_end, query, resource)
-    assert "azureml-model-deployment" not in request.headers
-    assert request.body == body
     entry = ledger_entry()
+    key = entry.request["run_key"]
+    request = sent(standin, path_end.format(run_key=key), query, resource)
+    assert "azureml-model-deployment" not in request.headers
+    assert request.body == (body(key) if callable(body) else body)
     assert entry.state == SUBMITTED
     assert entry.run_id is not None and entry.run_id.endswith(standin.runs[0].run_id)

@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{request.method} {request.url}")
     for name, value in request.headers.items():
         print(f"{name}: {value}")
+    for name, scope in request.token_headers.items():
+        print(f"{name}: <token for {scope}, fetched when sending; not shown>")
     print(f"Authorization: Bearer <token for {request.scope}, fetched when sending; not shown>")
     print()
     print(json.dumps(request.body, indent=2, ensure_ascii=False))

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..firing import BlobVersion, Firing
 from ..validation import FieldReader
-from .fields import endpoint_parts, parameter_clash, reject_fields
+from .fields import check_endpoint_path, parameter_clash, parameters_only, reject_fields
 from .request import PipelineRequest, ServiceAnswer
 from .spec import SCOPE_MANAGEMENT, PipelineTarget, TargetKind, json_request, string_field
 
@@ -25,25 +25,9 @@ NAME = "adf_pipeline"
 API_VERSION = "2018-06-01"
 PIPELINE_PATH = re.compile(r"/providers/Microsoft\.DataFactory/factories/[^/]+/pipelines/[^/]+/?$", re.IGNORECASE)
 BLOB_PARAMETERS = {"folder_path_parameter": "folderPath", "file_name_parameter": "fileName"}
-ONLY_PARAMETERS = "Data Factory's createRun takes only pipeline parameters; pass the value in parameter_assignments"
-UNUSED = dict.fromkeys(
-    ("experiment_name", "datastore_name", "data_path_parameter_name", "data_path_assignments",
-     "continue_on_step_failure", "description", "tags"),
-    ONLY_PARAMETERS,
-)
-
-
-def check_endpoint(reader: FieldReader) -> None:
-    """The bridge appends `/createRun?api-version=...`, so the URL must end at the pipeline and carry no query."""
-    parts = endpoint_parts(reader)
-    if parts is None:
-        return
-    if not PIPELINE_PATH.search(parts.path):
-        reader.problem("endpoint", "must be the pipeline's resource URL, https://management.azure.com/subscriptions/"
-                                   "{sub}/resourceGroups/{rg}/providers/Microsoft.DataFactory/factories/{factory}/"
-                                   "pipelines/{pipeline} (without /createRun: the bridge adds it)")
-    if parts.query:
-        reader.problem("endpoint", f"must not carry a query: the bridge adds ?api-version={API_VERSION}")
+UNUSED = parameters_only("Data Factory's createRun")
+SHAPE = ("the pipeline's resource URL, https://management.azure.com/subscriptions/{sub}/resourceGroups/{rg}/"
+         "providers/Microsoft.DataFactory/factories/{factory}/pipelines/{pipeline}")
 
 
 def typed_parameters(reader: FieldReader) -> dict[str, Any]:
@@ -68,10 +52,15 @@ def blob_parameter_names(reader: FieldReader, is_watch: bool) -> dict[str, str]:
     return names
 
 
+def check_parameters(reader: FieldReader, is_watch: bool) -> dict[str, Any]:
+    """Typed parameters and the blob's two parameter names: Synapse and Fabric pipelines take them alike."""
+    return {"parameters": typed_parameters(reader), **blob_parameter_names(reader, is_watch)}
+
+
 def check(reader: FieldReader, is_watch: bool) -> dict[str, Any]:
     reject_fields(reader, NAME, UNUSED)
-    check_endpoint(reader)
-    return {"parameters": typed_parameters(reader), **blob_parameter_names(reader, is_watch)}
+    check_endpoint_path(reader, PIPELINE_PATH, SHAPE, "/createRun", f"?api-version={API_VERSION}")
+    return check_parameters(reader, is_watch)
 
 
 def run_parameters(target: PipelineTarget, firing: Firing) -> dict[str, Any]:

@@ -51,7 +51,7 @@ def blob_uri(target: PipelineTarget, blob: BlobVersion) -> str:
         return f"azureml://datastores/{target.datastore_name}/paths/{blob.name}"
     if blob.url:
         return blob.url
-    raise ValueError(f"blob {blob.container}/{blob.name} has no URL to give batch input "
+    raise ValueError(f"blob {blob.container}/{blob.name} has no URL to give input "
                      f"{target.options.get('input_name')!r}; set pipeline.datastore_name to send an azureml:// URI")
 
 

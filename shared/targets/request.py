@@ -1,7 +1,8 @@
 """The request a target kind builds: everything needed to submit it, except the token.
 
 It is stored in the ledger with each claim so a failed submission can be replayed exactly; for that
-reason it never holds the Authorization header.
+reason it never holds the Authorization header, nor any other token: `token_headers` names the header
+and the scope, and the submitter fetches the token when it sends.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class PipelineRequest:
     method: str = "POST"
     headers: dict[str, str] = field(default_factory=dict)
     run_key: str | None = None  # the firing's key (`shared.run_keys`), carried in the body as the kind says
+    token_headers: dict[str, str] = field(default_factory=dict)  # header -> scope of a second token it carries
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -32,6 +34,7 @@ class PipelineRequest:
             "scope": self.scope,
             "client_id": self.client_id,
             "run_key": self.run_key,
+            "token_headers": dict(self.token_headers),
         }
 
     @classmethod
@@ -45,12 +48,14 @@ class PipelineRequest:
             scope=str(data["scope"]),
             client_id=data.get("client_id"),
             run_key=data.get("run_key"),
+            token_headers={str(k): str(v) for k, v in dict(data.get("token_headers") or {}).items()},
         )
 
 
 @dataclass(frozen=True)
 class ServiceAnswer:
-    """A 2xx answer as the kind needs it to find the run id: some services put it in a header (`Location`)."""
+    """A service's answer as the kind reads it: the run id of a 2xx (some services put it in a header,
+    `Location`), or whether a refusal says the run already exists."""
 
     status: int
     headers: Mapping[str, str]

@@ -52,6 +52,9 @@ class TargetKind:
     `build` is pure: (target, firing, run key) -> request; `run_id` finds the run id in a 2xx answer.
     `idempotent`: the service itself deduplicates a re-sent request by its run key (the same key never
     starts a second run), so re-sending after an uncertain outcome is safe.
+    `existing_run`: for a refusal that says the run already exists (an AML v2 job name taken by an
+    earlier attempt of the same firing), the request that reads that run; the submitter sends it and
+    treats its 2xx answer as the submission's. None (the default, or for other refusals): an error.
     """
 
     name: str
@@ -61,6 +64,7 @@ class TargetKind:
     build: Callable[[PipelineTarget, Firing, str], PipelineRequest]
     run_id: Callable[[ServiceAnswer], str | None]
     idempotent: bool = False
+    existing_run: Callable[[PipelineRequest, ServiceAnswer], PipelineRequest | None] | None = None
 
 
 def json_request(

@@ -1,9 +1,11 @@
 """A local pipeline service that behaves like the real endpoints (docs/services.md).
 
 One route per target kind: AML published pipelines and pipeline endpoints, AML v2 batch endpoints
-(`.../jobs`) and Data Factory `createRun`; and the AML status routes the SDK's `disable()`/`enable()` use
+(`.../jobs`) and Data Factory `createRun`; the AML status routes the SDK's `disable()`/`enable()` use
 (`{ws}/Pipelines/{id}[/status]`, `{ws}/PipelineEndpoints/Id/{id}` and `{ws}/PipelineEndpoints/{id}`), which
-answer `EntityStatus` by name or, with `status_as_digit`, as the enum digit the backend also sends.
+answer `EntityStatus` by name or, with `status_as_digit`, as the enum digit the backend also sends. AML v2
+pipeline jobs, Databricks, Fabric and Synapse have modules of their own (`aml_jobs`, `databricks`, `fabric`,
+`synapse`) on the same server and request flow.
 Each route checks the bearer token against the local identity endpoint (and its scope), the URL's path
 and query, validates the documented body, answers with the documented response (AML errors in AML
 style, batch and ARM errors in ARM style), records every request and accepted run, and can be told to
@@ -19,11 +21,17 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .http_server import LoopbackServer, Reply, Request
 from .identity import IdentityEndpoint
+
+if TYPE_CHECKING:
+    from .aml_jobs import AmlJobs
+    from .databricks import Databricks
+    from .fabric import Fabric
+    from .synapse import Synapse
 
 MANAGEMENT = "https://management.azure.com"
 MACHINE_LEARNING = "https://ml.azure.com"
@@ -70,6 +78,17 @@ class AcceptedRun:
     query: dict[str, list[str]]
     body: Any
     ambiguous: bool = False
+    key: str | None = None  # the client key a deduplicating service created it for
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """A service that deduplicates by a client key (Databricks token, AML v2 job name): the request's key (None:
+    the request has none), and the id of a new run. A second request with a key gets the first run, whatever
+    was answered to the first."""
+
+    key: Callable[[Request, Any], str | None]
+    new_id: Callable[[str | None], str]
 
 
 def aml_error(status: int, code: str, message: str) -> Reply:
@@ -120,6 +139,16 @@ class PipelineStandIn:
         self.server.route("PUT", AML_PREFIX + r"/Pipelines/(?P<pipeline>[^/]+)/status", self._published_set_status)
         self.server.route("GET", AML_PREFIX + r"/PipelineEndpoints/Id/(?P<endpoint>[^/]+)", self._endpoint_get)
         self.server.route("PUT", AML_PREFIX + r"/PipelineEndpoints/(?P<endpoint>[^/]+)", self._endpoint_put)
+        self._register_services()
+
+    def _register_services(self) -> None:
+        """The services with modules of their own (they import this one, hence the late import)."""
+        from . import aml_jobs, databricks, fabric, synapse
+
+        self.aml_jobs: AmlJobs = aml_jobs.AmlJobs(self)
+        self.databricks: Databricks = databricks.Databricks(self)
+        self.fabric: Fabric = fabric.Fabric(self)
+        self.synapse: Synapse = synapse.Synapse(self)
 
     # -- lifecycle and URLs ----------------------------------------------------------------------
     def start(self) -> PipelineStandIn:
@@ -171,11 +200,15 @@ class PipelineStandIn:
             self.status_as_digit = False
             self.batch_reply_with_id = True
             self.adf_parameter_types.clear()
+        for service in (self.aml_jobs, self.databricks, self.fabric, self.synapse):
+            service.reset()
 
     # -- the shared request flow -----------------------------------------------------------------
     def handle(self, request: Request, kind: str, resource: str,
-               validate: Callable[[Any], str | None], respond: Callable[[str, Any], Reply],
-               reject: Callable[[int, str, str], Reply] = aml_error, creates_run: bool = True) -> Reply | None:
+               validate: Callable[[Any], str | Reply | None], respond: Callable[[str, Any], Reply],
+               reject: Callable[[int, str, str], Reply] = aml_error, creates_run: bool = True,
+               identity: RunIdentity | None = None) -> Reply | None:
+        """`validate` names what is wrong with the body (answered as a 400), or gives the service's own refusal."""
         token = (request.headers.get("authorization") or "").removeprefix("Bearer ").strip()
         issued = self.identity.token_info(token) if token else None
         try:
@@ -192,7 +225,7 @@ class PipelineStandIn:
         if self.echo:
             self.echo(f"{request.method} {request.path} <- {body}")
         if fault is not None:
-            accepted = self._accept(kind, request, body, ambiguous=True) if fault.accept_before_stall else None
+            accepted = self._accept(kind, request, body, True, identity) if fault.accept_before_stall else None
             if fault.stall:
                 time.sleep(fault.stall)
             if fault.drop:
@@ -208,15 +241,22 @@ class PipelineStandIn:
             return reject(401, "Unauthorized", "no valid bearer token")
         if issued.resource != resource:
             return reject(401, "InvalidAudience", f"token audience {issued.resource!r} is not {resource!r}")
-        if problem := validate(body):
+        if isinstance(problem := validate(body), Reply):
+            return problem
+        if problem:
             return reject(400, "BadRequest", problem)
-        run_id = self._accept(kind, request, body) if creates_run else ""
+        run_id = self._accept(kind, request, body, False, identity) if creates_run else ""
         return respond(run_id, body)
 
-    def _accept(self, kind: str, request: Request, body: Any, ambiguous: bool = False) -> str:
-        run_id = uuid.uuid4().hex
+    def _accept(self, kind: str, request: Request, body: Any, ambiguous: bool = False,
+                identity: RunIdentity | None = None) -> str:
+        key = identity.key(request, body) if identity else None
         with self._lock:
-            self.runs.append(AcceptedRun(run_id, kind, request.path, request.query, body, ambiguous))
+            known = [run.run_id for run in self.runs if key is not None and (run.kind, run.key) == (kind, key)]
+            if known:
+                return known[0]
+            run_id = identity.new_id(key) if identity else uuid.uuid4().hex
+            self.runs.append(AcceptedRun(run_id, kind, request.path, request.query, body, ambiguous, key))
         return run_id
 
     # -- AML published pipelines -----------------------------------------------------------------
@@ -390,14 +430,15 @@ BATCH_INPUT_KEYS = {"UriFile": {"jobInputType", "uri"}, "UriFolder": {"jobInputT
                     "Literal": {"jobInputType", "value"}}
 
 
-def _job_input_problem(item: Any) -> str | None:
-    if not isinstance(item, dict) or item.get("jobInputType") not in BATCH_INPUT_KEYS:
-        return f"must be an object with jobInputType one of {sorted(BATCH_INPUT_KEYS)}"
-    expected = BATCH_INPUT_KEYS[item["jobInputType"]]
+def job_input_problem(item: Any, input_keys: dict[str, set[str]] = BATCH_INPUT_KEYS) -> str | None:
+    """An AML v2 job input: `input_keys` maps each jobInputType (batch: `UriFile`; jobs: `uri_file`) to its keys."""
+    if not isinstance(item, dict) or item.get("jobInputType") not in input_keys:
+        return f"must be an object with jobInputType one of {sorted(input_keys)}"
+    expected = input_keys[item["jobInputType"]]
     if set(item) - {"mode"} != expected:
         return f"a {item['jobInputType']} input has exactly the keys {sorted(expected)} (got {sorted(item)})"
     if "value" in item:
-        return None if isinstance(item["value"], str) else "a Literal value must be a string"
+        return None if isinstance(item["value"], str) else f"a {item['jobInputType']} value must be a string"
     parts = urlsplit(item["uri"]) if isinstance(item["uri"], str) else None
     if parts is None or not (parts.scheme in ("https", "azureml") or parts.hostname == "127.0.0.1"):
         return f"uri must be an https or azureml:// URI (got {item['uri']!r})"
@@ -416,7 +457,7 @@ def validate_batch_body(body: Any) -> str | None:
     if not isinstance(inputs, dict):
         return "inputData must be an object"
     for name, item in inputs.items():
-        if problem := _job_input_problem(item):
+        if problem := job_input_problem(item):
             return f"inputData.{name}: {problem}"
     if "properties" in job:
         return _string_map_problem(job["properties"], "properties.properties")
