@@ -1,4 +1,4 @@
-"""Event Grid `BlobCreated` -> pipeline runs. Thin: adapts the trigger input, `shared` does the work."""
+"""Event Grid storage events -> pipeline runs. Thin: adapts the trigger input, `shared` does the work."""
 
 import azure.functions as func
 
@@ -6,6 +6,8 @@ from shared.event_path import handle_blob_event
 
 
 def main(event: func.EventGridEvent) -> None:
-    # A subscription in the CloudEvents schema delivers the same event with `type` for `event_type`.
+    # A subscription in the CloudEvents schema delivers the same event with `type` for `event_type` and
+    # `source` for `topic`.
     event_type = getattr(event, "event_type", None) or getattr(event, "type", "")
-    handle_blob_event(event.id, event_type, event.subject, event.get_json())
+    topic = getattr(event, "topic", None) or getattr(event, "source", None)
+    handle_blob_event(event.id, event_type, event.subject, event.get_json(), topic=topic)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .endpoints import endpoint_problem
+from .events import FIRING_APIS, NEVER_FIRING_APIS
 from .ncrontab import CronSchedule, parse_cron
 from .recurrence import Recurrence, parse_recurrence
 from .settings import MissingSettingError, environment, expand_placeholders, get_setting, recording_reads
@@ -40,6 +41,7 @@ WATCH_FIELDS = frozenset(
         "blob_path_ends_with",
         "connection",
         "backfill",
+        "event_apis",
     }
 )
 COMMON_PIPELINE_FIELDS = frozenset(
@@ -81,6 +83,7 @@ class WatchSpec:
     blob_path_ends_with: str | None
     connection: str
     backfill: bool
+    event_apis: frozenset[str] | None = None  # None: every `data.api` that can fire does
 
 
 Schedule = Recurrence | CronSchedule
@@ -278,7 +281,33 @@ def parse_watch(trigger: FieldReader) -> WatchSpec | None:
         blob_path_ends_with=reader.string("blob_path_ends_with") or None,
         connection=reader.string("connection", default=DEFAULT_CONNECTION) or DEFAULT_CONNECTION,
         backfill=bool(reader.boolean("backfill", default=False)),
+        event_apis=parse_event_apis(reader),
     )
+
+
+def parse_event_apis(watch: FieldReader) -> frozenset[str] | None:
+    """The optional allow-list of `data.api` values. A listing cannot tell how a blob was written, so the
+    polling sweep would submit what the list refuses: the two do not go together."""
+    value = watch.data.get("event_apis")
+    if value is None:
+        return None
+    known = ", ".join(FIRING_APIS)
+    if not isinstance(value, list) or not value:
+        watch.problem("event_apis", f"must be a non-empty array of data.api names (any of: {known}); got {value!r}")
+        return None
+    allowed: set[str] = set()
+    for item in value:
+        if item in NEVER_FIRING_APIS:
+            watch.problem("event_apis", f"lists {item!r}, which never fires: its content arrives with a later "
+                                        "event (FlushWithClose after CreateFile, SftpCommit after SftpCreate)")
+        elif item not in FIRING_APIS:
+            watch.problem("event_apis", f"lists {item!r}, which is not a data.api that can fire (use any of: {known})")
+        else:
+            allowed.add(item)
+    if watch.data.get("polling_interval", 5) != 0:
+        watch.problem("event_apis", "needs polling_interval 0: the polling sweep cannot tell which API wrote a "
+                                    "blob, so it would submit the blobs this list refuses")
+    return frozenset(allowed)
 
 
 def parse_schedule(entry: Mapping[str, Any], trigger: FieldReader) -> Schedule | None:

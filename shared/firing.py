@@ -21,7 +21,12 @@ def normalise_etag(raw: str) -> str:
 
 @dataclass(frozen=True)
 class BlobVersion:
-    """One version of one blob, as seen by an event or a listing."""
+    """One version of one blob, as seen by an event or a listing.
+
+    `account` is the storage account's name (lower case): two accounts may both have a container `uploads`,
+    so it is part of the ledger key. `copy_status` is the blob's `x-ms-copy-status` when it is (or was) the
+    destination of a copy; a pending or failed copy is not content to run on.
+    """
 
     container: str
     name: str
@@ -30,6 +35,8 @@ class BlobVersion:
     url: str | None = None
     last_modified: datetime | None = None
     api: str | None = None
+    account: str | None = None
+    copy_status: str | None = None
 
     @property
     def folder(self) -> str:
@@ -42,10 +49,13 @@ class BlobVersion:
 
     @property
     def ledger_subject(self) -> str:
-        return f"blob:{self.container}/{self.name}"
+        if self.account is None:  # a firing that names no account (dry runs, records written before accounts)
+            return f"blob:{self.container}/{self.name}"
+        return f"blob:{self.account}/{self.container}/{self.name}"
 
     def describe(self) -> dict[str, object]:
-        return {"container": self.container, "blob": self.name, "etag": self.etag}
+        described: dict[str, object] = {"account": self.account} if self.account else {}
+        return {**described, "container": self.container, "blob": self.name, "etag": self.etag}
 
 
 @dataclass(frozen=True)
@@ -73,5 +83,6 @@ def firing_from_record(described: Mapping[str, object]) -> Firing:
     """The firing back from what a ledger entry stores (`describe()`), so an operator's replay can log it."""
     if "slot" in described:
         return ScheduledSlot(datetime.fromisoformat(str(described["slot"]).replace("Z", "+00:00")))
+    account = described.get("account")
     return BlobVersion(container=str(described["container"]), name=str(described["blob"]),
-                       etag=str(described["etag"]))
+                       etag=str(described["etag"]), account=str(account) if account else None)

@@ -27,13 +27,14 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobPrefix, BlobProperties, ContainerClient
 
+from .accounts import connection_account
 from .checkpoints import StateStore
 from .clock import iso, parse_iso, utc_now
 from .config import Trigger, WatchSpec
 from .dispatch import FiringResult, Outcome, fire
 from .firing import BlobVersion, normalise_etag
 from .logs import log_decision
-from .matching import decide
+from .matching import COPY_PENDING, decide
 from .runtime import Runtime
 from .settings import float_setting
 from .storage import blob_service
@@ -92,7 +93,8 @@ class Listing:
             self.started_at = parsedate_to_datetime(response.http_response.headers["Date"])
 
     def __iter__(self) -> Iterator[BlobProperties]:
-        items = self.container.walk_blobs(name_starts_with=folder_prefix(self.watch), delimiter="/",
+        # `copy`: a blob whose copy is still pending, failed or was aborted is not content to run on.
+        items = self.container.walk_blobs(name_starts_with=folder_prefix(self.watch), delimiter="/", include=["copy"],
                                           results_per_page=int(float_setting("PIPELINE_SWEEP_PAGE_SIZE", 5000)),
                                           raw_response_hook=self._hook)
         for page in items.by_page():
@@ -101,7 +103,8 @@ class Listing:
                     yield item
 
 
-def blob_version(container: ContainerClient, item: BlobProperties) -> BlobVersion:
+def blob_version(container: ContainerClient, item: BlobProperties, account: str | None) -> BlobVersion:
+    """`account` is the trigger's connection's (`connection_account`), as the event path names it."""
     return BlobVersion(
         container=container.container_name,
         name=item.name,
@@ -109,6 +112,8 @@ def blob_version(container: ContainerClient, item: BlobProperties) -> BlobVersio
         size=item.size,
         url=container.get_blob_client(item.name).url,
         last_modified=item.last_modified,
+        account=account,
+        copy_status=item.copy.status if item.copy else None,
     )
 
 
@@ -149,6 +154,12 @@ class BoundedSubmitter:
         self.done = 0
         self.oldest_unsettled: datetime | None = None
 
+    def hold(self, moment: datetime | None) -> None:
+        """Keep the watermark at or before `moment`: a blob there is not settled yet."""
+        with self.lock:
+            if moment and (self.oldest_unsettled is None or moment < self.oldest_unsettled):
+                self.oldest_unsettled = moment
+
     def submit(self, blob: BlobVersion) -> None:
         self.slots.acquire()
         future = self.pool.submit(fire, self.trigger, blob, ledger=self.runtime.ledger,
@@ -165,12 +176,10 @@ class BoundedSubmitter:
                     self.report.errors.append(f"{blob.name}: {type(error).__name__}: {error}")
                     log_decision("failed", logging.ERROR, trigger=self.trigger.name, **blob.describe(),
                                  message=f"{type(error).__name__}: {error}", source=self.source)
-                if error or future.result().outcome in UNSETTLED:
-                    moment = blob.last_modified
-                    if moment and (self.oldest_unsettled is None or moment < self.oldest_unsettled):
-                        self.oldest_unsettled = moment
                 self.done += 1
                 done = self.done
+            if error or future.result().outcome in UNSETTLED:
+                self.hold(blob.last_modified)
             if self.progress:
                 self.progress(done)
         finally:
@@ -186,18 +195,21 @@ def submit_listed(trigger: Trigger, runtime: Runtime, report: SweepReport, conta
     """Fire every listed blob that `wanted` keeps and the trigger's filters accept."""
     listing = Listing(container, trigger.watch)  # type: ignore[arg-type]
     pool = BoundedSubmitter(trigger, runtime, report, source, progress)
+    account = connection_account(trigger.watch.connection)  # type: ignore[union-attr]
     try:
         for item in listing:
             report.listed += 1
             if not wanted(item):
                 continue
             report.candidates += 1
-            blob = blob_version(container, item)
+            blob = blob_version(container, item, account)
             decision = decide(trigger, blob)
             if not decision.matched:
                 report.skipped[decision.reason] += 1
                 log_decision("skipped", trigger=trigger.name, **blob.describe(), reason=decision.reason,
                              source=source)
+                if decision.reason == COPY_PENDING:  # runs when the copy has succeeded: a later sweep lists it
+                    pool.hold(blob.last_modified)
                 continue
             pool.submit(blob)
     finally:
@@ -287,10 +299,11 @@ def backfill_candidates(trigger: Trigger, store: StateStore) -> tuple[ContainerC
 def count_backfill(trigger: Trigger, store: StateStore) -> int:
     """How many top-level blobs predate the watermark and pass the trigger's filters."""
     container, watermark = backfill_candidates(trigger, store)
+    account = connection_account(trigger.watch.connection)  # type: ignore[union-attr]
     return sum(
         1 for item in Listing(container, trigger.watch)  # type: ignore[arg-type]
         if (watermark is None or item.last_modified < watermark)
-        and decide(trigger, blob_version(container, item)).matched
+        and decide(trigger, blob_version(container, item, account)).matched
     )
 
 

@@ -9,12 +9,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from azure.storage.blob import ContainerClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from shared.accounts import connection_account
 from shared.config import ConfigError
 from shared.event_path import RetryLaterError
+from shared.events import BLOB_CREATED, Unusable, read_event
 from shared.ledger import FAILED, SUBMITTED, Ledger
-from tests.support.host import blob_created_event, load_function
+from shared.runtime import current_runtime
+from shared.sweep import sweep_trigger
+from tests.support.azurite import ACCOUNT, SECOND_ACCOUNT, Azurite
+from tests.support.host import blob_created_event, load_function, topic_of
 from tests.support.standin import PipelineStandIn
 from tests.support.triggers import watch_trigger
 
@@ -293,3 +298,87 @@ def test_invalid_configuration_fails_every_invocation_loudly_with_every_problem(
     assert "trigger 'landing': pipeline.endpoint must use https" in message
     assert "trigger 'nightly': recurrence.hours is only allowed with frequency Day or Week" in message
     assert standin.requests == []
+
+
+# -- #12.8: two accounts with a container of the same name --------------------------------------------------
+SECOND = "SECOND_STORAGE"
+
+
+@pytest.fixture
+def twin(azurite: Azurite, container: ContainerClient, monkeypatch: pytest.MonkeyPatch,
+         bridge_env: dict[str, str]) -> ContainerClient:
+    """A container of the same name in the second account, reached through the connection `SECOND_STORAGE`."""
+    monkeypatch.setenv(SECOND, azurite.connection_string_for(SECOND_ACCOUNT))
+    client = BlobServiceClient.from_connection_string(azurite.connection_string_for(SECOND_ACCOUNT))
+    twin = client.get_container_client(container.container_name)
+    twin.create_container()
+    return twin
+
+
+def test_an_event_fires_only_the_trigger_whose_connection_is_its_account(
+    blob_function, set_triggers: Setter, container: ContainerClient, twin: ContainerClient,
+    standin: PipelineStandIn, caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([
+        watch_trigger("first", container.container_name, standin.published_pipeline_url("pp-first")),
+        watch_trigger("second", twin.container_name, standin.published_pipeline_url("pp-second"), connection=SECOND),
+    ])
+    first, second = upload(container, "same.csv", b"first"), upload(twin, "same.csv", b"second")
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(blob_created_event(first))
+        blob_function.invoke(blob_created_event(second))
+
+    assert sorted(run.path.rsplit("/", 1)[1] for run in standin.runs) == ["pp-first", "pp-second"]
+    entries = {e.trigger: e.firing for e in Ledger.from_settings().entries()}
+    assert entries["first"]["account"] == ACCOUNT and entries["second"]["account"] == SECOND_ACCOUNT
+    assert any("trigger=first" in r.message and "reason=other_account" in r.message
+               and f"account={SECOND_ACCOUNT}" in r.message for r in caplog.records)
+
+
+def test_the_sweep_and_the_event_agree_on_one_key_per_account(
+    blob_function, set_triggers: Setter, container: ContainerClient, twin: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("second", twin.container_name, standin.published_pipeline_url(), connection=SECOND)])
+    runtime = current_runtime()
+    trigger = runtime.config.trigger("second")
+    sweep_trigger(trigger, runtime, runtime.state, force=True)  # armed before the upload
+    upload(container, "x.csv")  # the first account's blob of the same name is not this trigger's
+    blob_function.invoke(blob_created_event(upload(twin, "x.csv")))
+    report = sweep_trigger(trigger, runtime, runtime.state, force=True)
+
+    assert len(standin.runs) == 1
+    assert report.outcomes["duplicate"] == 1 and report.outcomes["submitted"] == 0
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"X": "UseDevelopmentStorage=true"}, "devstoreaccount1"),
+    ({"X": "DefaultEndpointsProtocol=https;AccountName=StData;AccountKey=a2V5;EndpointSuffix=core.windows.net"},
+     "stdata"),
+    ({"X__blobServiceUri": "https://stdata.blob.core.windows.net", "X__credential": "managedidentity"}, "stdata"),
+    ({"X__blobServiceUri": "https://stdata.privatelink.blob.core.windows.net/"}, "stdata"),
+    ({"X__serviceUri": "https://127.0.0.1:10000/devstoreaccount2"}, "devstoreaccount2"),
+    ({"X__accountName": "stdata"}, "stdata"),
+    ({"X__blobServiceUri": "https://files.contoso.com", "X__accountName": "stdata"}, "stdata"),
+])
+def test_a_connection_names_its_account_as_events_do(
+    settings: dict[str, str], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for suffix in ("", "__blobServiceUri", "__serviceUri", "__accountName", "__credential", "__clientId"):
+        monkeypatch.delenv(f"X{suffix}", raising=False)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    assert connection_account("X") == expected
+
+
+@pytest.mark.parametrize(("topic", "url", "expected"), [
+    (topic_of("stdata"), "https://stdata.blob.core.windows.net/uploads/a.csv", "stdata"),
+    (None, "https://stdata.blob.core.windows.net/uploads/a.csv", "stdata"),
+    (None, "http://127.0.0.1:10000/devstoreaccount1/uploads/a.csv", "devstoreaccount1"),
+    (topic_of("StData"), None, "stdata"),
+    (topic_of("other"), "https://stdata.blob.core.windows.net/uploads/a.csv", "malformed"),
+    (None, None, "malformed"),
+])
+def test_the_event_names_its_account_by_topic_or_url(topic: str | None, url: str | None, expected: str) -> None:
+    data = {"eTag": "0x1", **({"url": url} if url else {})}
+    read = read_event(BLOB_CREATED, "/blobServices/default/containers/uploads/blobs/a.csv", data, topic)
+    assert (read.reason if isinstance(read, Unusable) else read.account) == expected

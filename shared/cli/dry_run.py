@@ -12,6 +12,7 @@ import json
 
 from azure.core.exceptions import ResourceNotFoundError
 
+from ..accounts import connection_account
 from ..clock import utc_now
 from ..config import Trigger, load_config
 from ..dispatch import build_request
@@ -69,7 +70,7 @@ def blob_firing(trigger: Trigger, name: str | None) -> Firing:
         blob = container.get_blob_client(name)
         try:
             props = blob.get_blob_properties()
-            firing = blob_version(container, props)
+            firing = blob_version(container, props, connection_account(watch.connection))
         except ResourceNotFoundError:
             firing = BlobVersion(container=watch.container, name=name, etag=NOT_UPLOADED, url=blob.url)
     decision = decide(dataclasses.replace(trigger, status="Active"), firing)
@@ -88,6 +89,9 @@ def skip_reason(trigger: Trigger, reason: str) -> str:
         "outside_folder": f"it is outside the watched {folder}",
         "suffix": f"its name does not end with {watch.blob_path_ends_with!r}",
         "empty": "it is empty (ignore_empty_blobs is on)",
+        "copy_pending": "its copy is still pending; it fires when the copy has succeeded",
+        "copy_failed": "its copy failed",
+        "copy_aborted": "its copy was aborted",
     }.get(reason, reason)
 
 

@@ -1,7 +1,12 @@
-"""Starts the real Azurite (from node_modules) on free loopback ports with a temporary location."""
+"""Starts the real Azurite (from node_modules) on free loopback ports with a temporary location.
+
+It serves two accounts (`AZURITE_ACCOUNTS`): the default `devstoreaccount1` and `SECOND_ACCOUNT`, so tests
+can have containers of the same name in two accounts, as real deployments do.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -13,6 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "devstoreaccount1"
 # Azurite's documented, public development key (not a secret).
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+SECOND_ACCOUNT = "secondaccount"
+SECOND_ACCOUNT_KEY = "c2Vjb25kYWNjb3VudCBrZXkgZm9yIGxvY2FsIHRlc3RzIG9ubHk="  # made up, for the local emulator only
 
 
 def azurite_command() -> str:
@@ -59,6 +66,8 @@ class Azurite:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # Naming accounts replaces the default one, so it is named too.
+            env={**os.environ, "AZURITE_ACCOUNTS": f"{ACCOUNT}:{ACCOUNT_KEY};{SECOND_ACCOUNT}:{SECOND_ACCOUNT_KEY}"},
         )
         try:
             for port in (self.blob_port, self.queue_port, self.table_port):
@@ -68,9 +77,9 @@ class Azurite:
             raise
         return self
 
-    def endpoint(self, port: int) -> str:
+    def endpoint(self, port: int, account: str = ACCOUNT) -> str:
         scheme = "https" if self.oauth else "http"
-        return f"{scheme}://127.0.0.1:{port}/{ACCOUNT}"
+        return f"{scheme}://127.0.0.1:{port}/{account}"
 
     @property
     def blob_endpoint(self) -> str:
@@ -78,10 +87,15 @@ class Azurite:
 
     @property
     def connection_string(self) -> str:
+        return self.connection_string_for(ACCOUNT)
+
+    def connection_string_for(self, account: str) -> str:
+        key = {ACCOUNT: ACCOUNT_KEY, SECOND_ACCOUNT: SECOND_ACCOUNT_KEY}[account]
         return (
-            f"DefaultEndpointsProtocol={'https' if self.oauth else 'http'};AccountName={ACCOUNT};"
-            f"AccountKey={ACCOUNT_KEY};BlobEndpoint={self.blob_endpoint};"
-            f"QueueEndpoint={self.endpoint(self.queue_port)};TableEndpoint={self.endpoint(self.table_port)};"
+            f"DefaultEndpointsProtocol={'https' if self.oauth else 'http'};AccountName={account};"
+            f"AccountKey={key};BlobEndpoint={self.endpoint(self.blob_port, account)};"
+            f"QueueEndpoint={self.endpoint(self.queue_port, account)};"
+            f"TableEndpoint={self.endpoint(self.table_port, account)};"
         )
 
     def stop(self) -> None:

@@ -3,7 +3,9 @@
 `fail_next(status, times)` answers the next requests itself with that status (a storage-style error),
 without forwarding: a service that is up but answering 503. `truncate_next(times)` forwards the request
 (the upstream acts on it) and then sends only the start of the response before closing the connection:
-a response cut off after the service accepted the request.
+a response cut off after the service accepted the request. `report_copy(path, status)` answers reads of one
+blob's properties with that `x-ms-copy-status` (Azurite finishes every copy at once; the service shows
+`pending` while an asynchronous copy runs, and `failed` or `aborted` when it did not complete).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class FaultProxy:
         self.faults: deque[int | str] = deque()  # a status to answer, or "truncate"
         self.forwarded = 0
         self.answered: list[int] = []
+        self.copy_reports: dict[str, str] = {}  # request path -> the x-ms-copy-status to report
         self._lock = threading.Lock()
         proxy = self
 
@@ -43,6 +46,7 @@ class FaultProxy:
                     proxy._answer(self, fault)
                     return
                 status, headers, payload = proxy._forward(self.command, self.path, dict(self.headers.items()), body)
+                headers = proxy._reported(self.command, self.path, headers)
                 self.send_response(status)
                 for name, value in headers:
                     if name.lower() not in HOP_BY_HOP:
@@ -69,9 +73,18 @@ class FaultProxy:
         with self._lock:
             self.faults.extend(["truncate"] * times)
 
+    def report_copy(self, path: str, status: str | None) -> None:
+        """Reads of `path` (the blob's URL path, percent-encoded) show this copy status; None: as stored."""
+        with self._lock:
+            if status is None:
+                self.copy_reports.pop(path, None)
+            else:
+                self.copy_reports[path] = status
+
     def clear(self) -> None:
         with self._lock:
             self.faults.clear()
+            self.copy_reports.clear()
 
     @property
     def port(self) -> int:
@@ -103,6 +116,16 @@ class FaultProxy:
         handler.end_headers()
         if handler.command != "HEAD":
             handler.wfile.write(payload)
+
+    def _reported(self, method: str, path: str, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        with self._lock:
+            status = self.copy_reports.get(urlsplit(path).path) if method in ("GET", "HEAD") else None
+        if status is None:
+            return headers
+        kept = [(k, v) for k, v in headers if k.lower() not in ("x-ms-copy-status", "x-ms-copy-progress")]
+        length = next((v for k, v in headers if k.lower() == "content-length"), "0")
+        done = length if status == "success" else "0"
+        return [*kept, ("x-ms-copy-status", status), ("x-ms-copy-progress", f"{done}/{length}")]
 
     def _forward(self, method: str, path: str, headers: dict[str, str],
                  body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote
 
 from azure.functions import meta
 from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.timer import TimerRequestConverter
-from azure.storage.blob import BlobClient
+from azure.storage.blob import BlobClient, ContainerClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,6 +59,36 @@ def load_function(name: str) -> FunctionApp:
     return FunctionApp(name, spec_json["bindings"], module)
 
 
+def topic_of(account: str) -> str:
+    """The `topic` Event Grid sets: the storage account's resource id."""
+    return ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
+            f"Microsoft.Storage/storageAccounts/{account}")
+
+
+def dfs_url(account: str, container: str, path: str) -> str:
+    """The Data Lake (`dfs` host) URL rename events carry; the bridge never calls it, so the cloud form is used."""
+    return f"https://{account}.dfs.core.windows.net/{container}/{quote(path, safe='/')}"
+
+
+def grid_event(event_type: str, account: str, container: str, name: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The Event Grid schema envelope around `data`."""
+    return {
+        "id": str(uuid.uuid4()),
+        "topic": topic_of(account),
+        "subject": f"/blobServices/default/containers/{container}/blobs/{name}",
+        "eventType": event_type,
+        "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "dataVersion": "",
+        "metadataVersion": "1",
+        "data": data,
+    }
+
+
+def request_ids() -> dict[str, Any]:
+    return {"clientRequestId": str(uuid.uuid4()), "requestId": str(uuid.uuid4()),
+            "sequencer": f"{uuid.uuid4().int:048x}"[:48], "storageDiagnostics": {"batchId": str(uuid.uuid4())}}
+
+
 def blob_created_event(
     blob: BlobClient,
     *,
@@ -70,28 +101,32 @@ def blob_created_event(
     name = subject_name if subject_name is not None else blob.blob_name
     data: dict[str, Any] = {
         "api": api,
-        "clientRequestId": str(uuid.uuid4()),
-        "requestId": str(uuid.uuid4()),
         "eTag": str(props.etag).strip('"'),
         "contentType": props.content_settings.content_type or "application/octet-stream",
         "contentLength": props.size,
         "blobType": "BlockBlob",
         "url": blob.url,
-        "sequencer": f"{uuid.uuid4().int:048x}"[:48],
-        "storageDiagnostics": {"batchId": str(uuid.uuid4())},
+        **request_ids(),
     }
     data.update(data_overrides or {})
-    return {
-        "id": str(uuid.uuid4()),
-        "topic": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/"
-        "Microsoft.Storage/storageAccounts/devstoreaccount1",
-        "subject": f"/blobServices/default/containers/{blob.container_name}/blobs/{name}",
-        "eventType": "Microsoft.Storage.BlobCreated",
-        "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "dataVersion": "",
-        "metadataVersion": "1",
-        "data": data,
-    }
+    return grid_event("Microsoft.Storage.BlobCreated", blob.account_name, blob.container_name, name, data)
+
+
+def blob_renamed_event(destination: BlobClient, source_name: str) -> dict[str, Any]:
+    """`BlobRenamed` for a RenameFile onto `destination` (already written under its final name): both URLs on
+    the dfs host, and no eTag, contentLength, contentType or blobType, as Event Grid sends it."""
+    account, container = destination.account_name, destination.container_name
+    data = {"api": "RenameFile", "sourceUrl": dfs_url(account, container, source_name),
+            "destinationUrl": dfs_url(account, container, destination.blob_name), **request_ids()}
+    return grid_event("Microsoft.Storage.BlobRenamed", account, container, destination.blob_name, data)
+
+
+def directory_renamed_event(container: ContainerClient, directory: str, source_directory: str) -> dict[str, Any]:
+    """`DirectoryRenamed` for a RenameDirectory: one event for the directory, none for its files."""
+    account, name = container.account_name, container.container_name
+    data = {"api": "RenameDirectory", "sourceUrl": dfs_url(account, name, source_directory),
+            "destinationUrl": dfs_url(account, name, directory), **request_ids()}
+    return grid_event("Microsoft.Storage.DirectoryRenamed", account, name, directory, data)
 
 
 def timer_payload(past_due: bool = False) -> dict[str, Any]:
