@@ -3,7 +3,8 @@
 It starts Azurite, a local managed-identity endpoint and a stand-in pipeline service that prints what it
 receives, then the bridge: `func start` when the Azure Functions Core Tools are on PATH, otherwise a small
 runner that invokes the two functions the way the host does. It uploads one file to the root of the
-watched container and one into a subfolder, and shows that exactly the root one became a pipeline run.
+watched container and one into a subfolder, and shows that exactly the root one became a pipeline run; then
+an event tour (`scripts/event_tour.py`) prints one example of each event decision.
 Ctrl-C stops everything it started. `--once` / `--timeout SECONDS` exit after the check (0 = as expected).
 """
 
@@ -56,7 +57,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def trigger_config(endpoint: str) -> list[dict[str, Any]]:
+def trigger_config(endpoint: str, tour_endpoint: str) -> list[dict[str, Any]]:
+    from scripts.event_tour import tour_trigger
+
     return [{
         "name": TRIGGER,
         "description": f"files dropped at the root of '{CONTAINER}' start the local stand-in pipeline",
@@ -64,7 +67,7 @@ def trigger_config(endpoint: str) -> list[dict[str, Any]]:
         "pipeline": {"endpoint": endpoint, "experiment_name": TRIGGER,
                      "parameter_assignments": {"input_string": "sample_string3"},
                      "datastore_name": "workspaceblobstore", "data_path_parameter_name": "input_datapath"},
-    }]
+    }, tour_trigger(tour_endpoint)]
 
 
 def stop_on_sigterm() -> None:
@@ -96,6 +99,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
 
     from azure.storage.blob import BlobServiceClient
 
+    from scripts.event_tour import TOUR_TRIGGER, run_tour
     from tests.support.azurite import Azurite
     from tests.support.func_host import FuncHost, func_command
     from tests.support.identity import IdentityEndpoint
@@ -115,7 +119,7 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
     endpoint = standin.published_pipeline_url(TRIGGER)
     settings = {
         "AzureWebJobsStorage": azurite.connection_string,
-        "PIPELINE_TRIGGERS": json.dumps(trigger_config(endpoint)),
+        "PIPELINE_TRIGGERS": json.dumps(trigger_config(endpoint, standin.published_pipeline_url(TOUR_TRIGGER))),
         **identity.environment(),
     }
     for name in FOREIGN_SETTINGS:
@@ -147,6 +151,8 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
         say(f"uploaded {CONTAINER}/{name}")
     ok = wait_for_outcome(standin, host, args.timeout)
     print_summary(standin, ok, args.timeout)
+    if ok:
+        run_tour(azurite, host.deliver, say)
     if args.bounded:
         return 0 if ok else 1
     print_next_steps(settings)
@@ -154,11 +160,16 @@ def run(args: argparse.Namespace, stack: ExitStack) -> int:
         time.sleep(3600)
 
 
+def demo_runs(standin: Any) -> list[Any]:
+    """The stand-in's accepted runs of the demo trigger (the event tour's go to their own pipeline)."""
+    return [run for run in standin.runs if run.path.endswith(f"/{TRIGGER}")]
+
+
 def run_ids_for(standin: Any, blob: str) -> list[str]:
-    """The stand-in's accepted runs whose DataPath names `blob`."""
+    """The demo trigger's accepted runs whose DataPath names `blob`."""
     from tests.support.standin import relative_path
 
-    return [run.run_id for run in standin.runs if relative_path(run.body) == blob]
+    return [run.run_id for run in demo_runs(standin) if relative_path(run.body) == blob]
 
 
 def expected_outcome(standin: Any, host: Any) -> bool:
@@ -167,7 +178,7 @@ def expected_outcome(standin: Any, host: Any) -> bool:
 
     runs = run_ids_for(standin, ROOT_BLOB)
     delivered = {d.name for d in host.delivered() if d.error is None}
-    if len(standin.runs) != 1 or len(runs) != 1 or not {ROOT_BLOB, NESTED_BLOB} <= delivered:
+    if len(demo_runs(standin)) != 1 or len(runs) != 1 or not {ROOT_BLOB, NESTED_BLOB} <= delivered:
         return False
     entries = list(Ledger.from_settings().entries(TRIGGER))
     return [(e.firing.get("blob"), e.state, e.run_id) for e in entries] == [(ROOT_BLOB, SUBMITTED, runs[0])]
@@ -196,7 +207,7 @@ def print_summary(standin: Any, ok: bool, timeout: float) -> None:
     say(f"  {CONTAINER}/{ROOT_BLOB:<28} -> {'pipeline run ' + ', '.join(root) if root else 'NO run'}")
     nested_text = f"run {', '.join(nested)} (unexpected!)" if nested else "no run: it is in a subfolder, never triggers"
     say(f"  {CONTAINER}/{NESTED_BLOB:<28} -> {nested_text}")
-    say(f"  pipeline stand-in received {len(standin.runs)} run request(s) in total")
+    say(f"  pipeline stand-in received {len(demo_runs(standin))} run request(s) in total")
     if ok:
         say("OK: exactly the root file became a pipeline run (ledger: submitted, with the run id).")
     else:

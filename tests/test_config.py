@@ -711,3 +711,30 @@ def test_fuzz_any_json(value: object) -> None:
 ))
 def test_fuzz_trigger_shaped_json(entries: list[object]) -> None:
     parses_or_config_error(json.dumps(entries))
+
+
+# --- watch.event_apis ------------------------------------------------------------------------------
+def test_an_event_api_allow_list_parses() -> None:
+    [trigger] = parse_config(json.dumps([watch_entry(watch={
+        "container": "uploads", "polling_interval": 0, "event_apis": ["FlushWithClose", "RenameFile"]})])).triggers
+    assert trigger.watch is not None and trigger.watch.event_apis == frozenset({"FlushWithClose", "RenameFile"})
+
+
+@pytest.mark.parametrize(("event_apis", "phrase"), [
+    ([], "must be a non-empty array of data.api names (any of: PutBlob, PutBlockList, CopyBlob, FlushWithClose, "
+         "SftpCommit, RenameFile)"),
+    ("PutBlob", "must be a non-empty array of data.api names"),
+    (["PutBlobb"], "lists 'PutBlobb', which is not a data.api that can fire (use any of: PutBlob, "),
+    (["SftpCreate"], "lists 'SftpCreate', which never fires: its content arrives with a later event"),
+    (["CreateFile"], "lists 'CreateFile', which never fires"),
+])
+def test_a_bad_event_api_allow_list_is_named(event_apis: Any, phrase: str) -> None:
+    problem = only_problem([watch_entry(watch={"container": "uploads", "polling_interval": 0,
+                                               "event_apis": event_apis})])
+    assert problem.startswith("trigger 'landing': watch.event_apis ") and phrase in problem, problem
+
+
+def test_an_event_api_allow_list_needs_the_sweep_off() -> None:
+    problem = only_problem([watch_entry(watch={"container": "uploads", "event_apis": ["PutBlob"]})])
+    assert problem == ("trigger 'landing': watch.event_apis needs polling_interval 0: the polling sweep cannot tell "
+                       "which API wrote a blob, so it would submit the blobs this list refuses")

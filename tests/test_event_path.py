@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
@@ -15,11 +16,18 @@ from shared.accounts import connection_account
 from shared.config import ConfigError
 from shared.event_path import RetryLaterError
 from shared.events import BLOB_CREATED, Unusable, read_event
-from shared.ledger import FAILED, SUBMITTED, Ledger
+from shared.ledger import FAILED, SUBMITTED, Ledger, parse_iso
 from shared.runtime import current_runtime
 from shared.sweep import sweep_trigger
 from tests.support.azurite import ACCOUNT, SECOND_ACCOUNT, Azurite
-from tests.support.host import blob_created_event, load_function, topic_of
+from tests.support.fault_proxy import FaultProxy
+from tests.support.host import (
+    blob_created_event,
+    blob_renamed_event,
+    directory_renamed_event,
+    load_function,
+    topic_of,
+)
 from tests.support.standin import PipelineStandIn
 from tests.support.triggers import watch_trigger
 
@@ -382,3 +390,254 @@ def test_the_event_names_its_account_by_topic_or_url(topic: str | None, url: str
     data = {"eTag": "0x1", **({"url": url} if url else {})}
     read = read_event(BLOB_CREATED, "/blobServices/default/containers/uploads/blobs/a.csv", data, topic)
     assert (read.reason if isinstance(read, Unusable) else read.account) == expected
+
+
+def relative_paths(standin: PipelineStandIn) -> list[str]:
+    return [r.body["DataPathAssignments"]["input_datapath"]["RelativePath"] for r in standin.runs]
+
+
+def skipped_reasons(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.message.rsplit("reason=", 1)[1].split()[0] for r in caplog.records
+            if r.message.startswith("event=skipped") and "reason=" in r.message]
+
+
+# -- #17.1 renames (hierarchical namespace): the destination is written under its final name in Azurite ------
+def test_a_file_renamed_into_the_watched_folder_fires_once_for_its_new_name(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                folder="incoming", blob_path_ends_with=".csv")])
+    destination = upload(container, "incoming/day.csv")
+    event = blob_renamed_event(destination, "incoming/_tmp/day.csv.part")
+    assert "eTag" not in event["data"] and ".dfs.core.windows.net/" in event["data"]["destinationUrl"]
+    blob_function.invoke(event)
+    blob_function.invoke(event)  # redelivered
+
+    assert relative_paths(standin) == ["incoming/day.csv"]
+    [entry] = list(Ledger.from_settings().entries())
+    assert entry.firing["etag"] == str(destination.get_blob_properties().etag).strip('"')
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("incoming/archive/day.csv", "subfolder"), ("elsewhere/day.csv", "outside_folder"),
+    ("incoming/day.part", "suffix"), ("incoming/empty.csv", "empty"),
+])
+def test_a_rename_fires_nothing_where_an_upload_would_fire_nothing(
+    name: str, reason: str, blob_function, set_triggers: Setter, container: ContainerClient,
+    standin: PipelineStandIn, caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                folder="incoming", blob_path_ends_with=".csv")])
+    destination = upload(container, name, b"" if reason == "empty" else b"a,b\n")
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(blob_renamed_event(destination, "staging/x.tmp"))
+    assert standin.requests == []
+    assert skipped_reasons(caplog) == [reason]
+
+
+def test_a_rename_and_the_sweep_agree_on_one_run(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    runtime = current_runtime()
+    sweep_trigger(runtime.config.trigger("landing"), runtime, runtime.state, force=True)
+    blob_function.invoke(blob_renamed_event(upload(container, "landed.csv"), "tmp/landed.csv"))
+    report = sweep_trigger(runtime.config.trigger("landing"), runtime, runtime.state, force=True)
+    assert relative_paths(standin) == ["landed.csv"]
+    assert report.outcomes["duplicate"] == 1
+
+
+def test_a_directory_renamed_onto_the_watched_folder_runs_its_top_level_files_once(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                folder="landing/incoming")])
+    for name in ("landing/incoming/a.csv", "landing/incoming/b.csv", "landing/incoming/deeper/c.csv"):
+        upload(container, name)  # where the rename put them; their Last-Modified says nothing about the rename
+    event = directory_renamed_event(container, "landing", "staging/batch-7")
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(event)
+        blob_function.invoke(event)  # redelivered
+
+    assert sorted(relative_paths(standin)) == ["landing/incoming/a.csv", "landing/incoming/b.csv"]
+    assert any(r.message.startswith("event=directory_listed") and "n_submitted=2" in r.message
+               for r in caplog.records)
+
+
+@pytest.mark.parametrize(("directory", "reason"), [("landing/incoming/batch-7", "subfolder"),
+                                                  ("other", "outside_folder")])
+def test_a_directory_renamed_elsewhere_runs_nothing_and_says_why(
+    directory: str, reason: str, blob_function, set_triggers: Setter, container: ContainerClient,
+    standin: PipelineStandIn, caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                folder="landing/incoming")])
+    upload(container, f"{directory}/a.csv")
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(directory_renamed_event(container, directory, "staging/batch-7"))
+    assert standin.requests == []
+    assert skipped_reasons(caplog) == [reason]
+
+
+# -- #17.2 stale events ---------------------------------------------------------------------------------------
+def test_a_late_event_for_an_overwritten_blob_is_superseded_and_logs_both_etags(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    blob = upload(container, "daily.csv", b"v1")
+    old = blob_created_event(blob)
+    upload(container, "daily.csv", b"v2")
+    new = blob_created_event(blob)
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(old)  # arrives late, after the overwrite
+        blob_function.invoke(new)
+
+    assert len(standin.runs) == 1
+    [entry] = list(Ledger.from_settings().entries())
+    assert entry.firing["etag"] == new["data"]["eTag"]
+    [line] = [r.message for r in caplog.records if "reason=superseded" in r.message]
+    assert f"etag={old['data']['eTag']}" in line and f"current_etag={new['data']['eTag']}" in line
+
+
+def test_an_event_for_a_deleted_blob_is_acknowledged_as_deleted(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    blob = upload(container, "gone.csv")
+    event = blob_created_event(blob)
+    blob.delete_blob()
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        assert blob_function.invoke(event) is None
+    assert standin.requests == [] and list(Ledger.from_settings().entries()) == []
+    assert skipped_reasons(caplog) == ["deleted"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+# -- #17.3 copies ---------------------------------------------------------------------------------------------
+def test_a_completed_copy_runs_once(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    source = upload(container, "staging/source.csv")
+    copy = container.get_blob_client("copied.csv")
+    copy.start_copy_from_url(source.url)
+    assert copy.get_blob_properties().copy.status == "success"
+    event = blob_created_event(copy, api="CopyBlob")
+    blob_function.invoke(event)
+    blob_function.invoke(event)
+    assert relative_paths(standin) == ["copied.csv"]
+
+
+@pytest.fixture
+def watched_through_proxy(azurite: Azurite, monkeypatch: pytest.MonkeyPatch, bridge_env: dict[str, str]
+                          ) -> Iterator[FaultProxy]:
+    """The watched account reached through a proxy (connection `WATCHED`) that can report a copy's state."""
+    proxy = FaultProxy(azurite.blob_endpoint).start()
+    monkeypatch.setenv("WATCHED", azurite.connection_string.replace(azurite.blob_endpoint,
+                                                                    proxy.url(azurite.blob_endpoint)))
+    yield proxy
+    proxy.stop()
+
+
+def test_a_copy_still_pending_is_not_submitted_and_runs_once_when_it_has_succeeded(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    watched_through_proxy: FaultProxy, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Azurite finishes a copy before answering, so the proxy shows the real copy's properties as the service
+    shows them while an asynchronous copy runs (`x-ms-copy-status: pending`), the state the blob is in when a
+    hierarchical-namespace account sends its BlobCreated. Proves the bridge reads the copy state from the
+    response, redelivers instead of submitting, and submits once when the copy reports success."""
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                connection="WATCHED")])
+    source = upload(container, "staging/big.csv")
+    copy = container.get_blob_client("big.csv")
+    copy.start_copy_from_url(source.url)
+    event = blob_created_event(copy, api="CopyBlob")
+    watched_through_proxy.report_copy(urlsplit(copy.url).path, "pending")
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"), pytest.raises(RetryLaterError, match="copy_pending"):
+        blob_function.invoke(event)
+    assert standin.requests == [] and list(Ledger.from_settings().entries()) == []
+    assert any(r.message.startswith("event=deferred") and "reason=copy_pending" in r.message for r in caplog.records)
+
+    watched_through_proxy.report_copy(urlsplit(copy.url).path, None)  # the copy completed
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(event)  # Event Grid's redelivery
+        blob_function.invoke(event)
+    assert relative_paths(standin) == ["big.csv"]
+
+
+@pytest.mark.parametrize("status", ["failed", "aborted"])
+def test_a_failed_or_aborted_copy_never_runs(
+    status: str, blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    watched_through_proxy: FaultProxy, caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                connection="WATCHED")])
+    copy = container.get_blob_client("big.csv")
+    copy.start_copy_from_url(upload(container, "staging/big.csv").url)
+    watched_through_proxy.report_copy(urlsplit(copy.url).path, status)
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(blob_created_event(copy, api="CopyBlob"))
+    assert standin.requests == []
+    assert skipped_reasons(caplog) == [f"copy_{status}"]
+
+
+# -- #17.4 SFTP -----------------------------------------------------------------------------------------------
+def test_an_sftp_upload_is_one_run(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("sftp", container.container_name, standin.published_pipeline_url(),
+                                ignore_empty_blobs=False)])  # so the create is refused for what it is
+    blob = upload(container, "upload.csv", b"")
+    created = blob_created_event(blob, api="SftpCreate")
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(created)
+    assert standin.requests == [] and skipped_reasons(caplog) == ["sftp_create"]
+
+    upload(container, "upload.csv", b"a,b\n1,2\n")  # the client wrote and closed the file
+    committed = blob_created_event(blob, api="SftpCommit")
+    blob_function.invoke(committed)
+    blob_function.invoke(created)  # a late redelivery of the create
+    blob_function.invoke(committed)
+    assert relative_paths(standin) == ["upload.csv"]
+
+
+# -- #17.5 the data.api allow-list ----------------------------------------------------------------------------
+def test_an_allow_list_fires_only_the_apis_it_names(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("lake", container.container_name, standin.published_pipeline_url(),
+                                event_apis=["FlushWithClose"], polling_interval=0)])
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(blob_created_event(upload(container, "put.csv"), api="PutBlob"))
+        blob_function.invoke(blob_created_event(upload(container, "flushed.csv"), api="FlushWithClose"))
+    assert relative_paths(standin) == ["flushed.csv"]
+    assert skipped_reasons(caplog) == ["api_not_allowed"]
+
+
+def test_the_sweep_leaves_a_pending_copy_until_it_has_succeeded(
+    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn, watched_through_proxy: FaultProxy
+) -> None:
+    """The listing (with `include=copy`) shows the copy pending: no run, and the watermark stays before the blob,
+    so the sweep after the copy has succeeded still lists it and runs it once."""
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                connection="WATCHED")])
+    runtime = current_runtime()
+    trigger = runtime.config.trigger("landing")
+    sweep_trigger(trigger, runtime, runtime.state, force=True)
+    copy = container.get_blob_client("big.csv")
+    copy.start_copy_from_url(upload(container, "staging/big.csv").url)
+    watched_through_proxy.report_copy(urlsplit(copy.url).path, "pending")
+    pending = sweep_trigger(trigger, runtime, runtime.state, force=True)
+    assert standin.requests == [] and pending.skipped["copy_pending"] == 1
+    assert pending.watermark is not None and parse_iso(pending.watermark) <= copy.get_blob_properties().last_modified
+
+    watched_through_proxy.report_copy(urlsplit(copy.url).path, None)
+    sweep_trigger(trigger, runtime, runtime.state, force=True)
+    sweep_trigger(trigger, runtime, runtime.state, force=True)
+    assert relative_paths(standin) == ["big.csv"]

@@ -23,7 +23,7 @@ from azure.storage.blob import BlobClient, ContainerClient
 from shared import submitter as submitter_module
 from shared.event_path import RetryLaterError
 from shared.ledger import FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry
-from tests.support.azurite import Azurite
+from tests.support.azurite import ACCOUNT, Azurite
 from tests.support.fault_proxy import FaultProxy
 from tests.support.host import FunctionApp, blob_created_event, load_function, timer_payload
 from tests.support.identity import IdentityEndpoint
@@ -87,7 +87,8 @@ def test_unreachable_ledger_account_fails_loudly_and_submits_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     event = blob_created_event(new_blob(landing))
-    monkeypatch.setenv("AzureWebJobsStorage", ledger_connection(azurite, f"http://127.0.0.1:{free_port()}/x"))
+    # The same account (events name it), at an address where nothing listens.
+    monkeypatch.setenv("AzureWebJobsStorage", ledger_connection(azurite, f"http://127.0.0.1:{free_port()}/{ACCOUNT}"))
 
     with pytest.raises(ServiceRequestError, match="Connection refused"):
         blob_function.invoke(event)

@@ -155,7 +155,7 @@ def watched_root(set_triggers: Setter, container: ContainerClient, standin: Pipe
 @given(event_id=st.text(max_size=10) | st.none(), name=names | long_names,
        spoiled=st.sampled_from([None, None, None, "event_type", "subject", "data", "data fields"]),
        junk=json_values, fields=event_data(names))
-def test_hostile_deliveries_are_acknowledged_or_submitted_never_crash(
+def test_hostile_deliveries_are_acknowledged_with_their_reason_never_crash(
     blob_function: FunctionApp, watched_root: ContainerClient, standin: PipelineStandIn,
     caplog: pytest.LogCaptureFixture, event_id: Any, name: str, spoiled: str | None, junk: Any,
     fields: dict[str, Any],

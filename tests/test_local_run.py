@@ -46,13 +46,19 @@ def test_bounded_run_shows_exactly_the_root_file_becoming_a_run() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "uploaded uploads/sample-root.csv" in out and "uploaded uploads/archive/sample-nested.csv" in out
-    assert out.count("[pipeline] POST ") == 1
+    assert out.count("PipelineSubmit/local-demo <-") == 1
     assert "'RelativePath': 'sample-root.csv'" in out
     assert re.search(r"event=skipped .*blob=archive/sample-nested\.csv .*reason=subfolder", out)
     assert re.search(r"uploads/sample-root\.csv\s+-> pipeline run [0-9a-f]{32}", out)
     assert re.search(r"uploads/archive/sample-nested\.csv\s+-> no run: it is in a subfolder", out)
     assert "OK: exactly the root file became a pipeline run" in out
     assert_everything_stopped(out)
+    tour = out[out.index("event tour:"):]  # one example of each event decision, after the check
+    for reason in ("superseded", "deleted", "subfolder", "sftp_create", "other_account"):
+        assert re.search(rf"event=skipped .*trigger=event-tour .*reason={reason}\b", tour), reason
+    assert re.search(r"event=ignored .*reason=other_event_type", tour)
+    submitted = re.findall(r"event=submitted trigger=event-tour .*?blob=(\S+)", tour)
+    assert submitted == ["incoming/upload.csv", "incoming/renamed.csv", "incoming/copied.csv", "incoming/sftp.csv"]
 
 
 @pytest.mark.slow

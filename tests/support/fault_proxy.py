@@ -4,17 +4,19 @@
 without forwarding: a service that is up but answering 503. `truncate_next(times)` forwards the request
 (the upstream acts on it) and then sends only the start of the response before closing the connection:
 a response cut off after the service accepted the request. `report_copy(path, status)` answers reads of one
-blob's properties with that `x-ms-copy-status` (Azurite finishes every copy at once; the service shows
-`pending` while an asynchronous copy runs, and `failed` or `aborted` when it did not complete).
+blob's properties, and listings that include it, with that copy status (Azurite finishes every copy at once;
+the service shows `pending` while an asynchronous copy runs, and `failed` or `aborted` when it did not complete).
 """
 
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection"})
 
@@ -47,11 +49,14 @@ class FaultProxy:
                     return
                 status, headers, payload = proxy._forward(self.command, self.path, dict(self.headers.items()), body)
                 headers = proxy._reported(self.command, self.path, headers)
-                self.send_response(status)
+                payload = proxy._listed(self.path, payload)
+                self.send_response_only(status)  # the upstream's own Date (the storage clock), not a second one
                 for name, value in headers:
                     if name.lower() not in HOP_BY_HOP:
                         self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
+                # A HEAD answer has no body but the length of the one a GET would get (a blob's size).
+                upstream_length = next((v for k, v in headers if k.lower() == "content-length"), "0")
+                self.send_header("Content-Length", upstream_length if self.command == "HEAD" else str(len(payload)))
                 if fault == "truncate":
                     self.send_header("Connection", "close")
                 self.end_headers()
@@ -126,6 +131,20 @@ class FaultProxy:
         length = next((v for k, v in headers if k.lower() == "content-length"), "0")
         done = length if status == "success" else "0"
         return [*kept, ("x-ms-copy-status", status), ("x-ms-copy-progress", f"{done}/{length}")]
+
+    def _listed(self, path: str, payload: bytes) -> bytes:
+        parts = urlsplit(path)
+        if "comp=list" not in parts.query:
+            return payload
+        with self._lock:
+            reports = dict(self.copy_reports)
+        text = payload.decode("utf-8")
+        for blob_path, status in reports.items():
+            if blob_path.startswith(parts.path + "/"):
+                name = escape(unquote(blob_path[len(parts.path) + 1:]))
+                within = rf"(<Blob><Name>{re.escape(name)}</Name>(?:(?!</Blob>).)*?<CopyStatus>)[^<]*(</CopyStatus>)"
+                text = re.sub(within, rf"\g<1>{status}\g<2>", text, flags=re.DOTALL)
+        return text.encode("utf-8")
 
     def _forward(self, method: str, path: str, headers: dict[str, str],
                  body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
