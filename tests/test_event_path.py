@@ -13,10 +13,11 @@ import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from shared.accounts import connection_account
+from shared.clock import parse_iso
 from shared.config import ConfigError
 from shared.event_path import RetryLaterError
 from shared.events import BLOB_CREATED, Unusable, read_event
-from shared.ledger import FAILED, SUBMITTED, Ledger, parse_iso
+from shared.ledger import FAILED, SUBMITTED, Ledger
 from shared.runtime import current_runtime
 from shared.sweep import sweep_trigger
 from tests.support.azurite import ACCOUNT, SECOND_ACCOUNT, Azurite
