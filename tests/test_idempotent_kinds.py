@@ -1,0 +1,81 @@
+"""The two kinds whose service deduplicates by the run key (AML v2 job name, Databricks idempotency token):
+a host killed (SIGKILL) after its request reached the service, the run created and the answer never read,
+leaves a claim; the redelivery that takes it over re-sends the same request and gets the same run. One run
+per firing, and the ledger records it, with no uncertain entry left for an operator.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from azure.storage.blob import ContainerClient
+
+from shared.event_path import RetryLaterError
+from shared.ledger import SUBMITTED
+from tests.support.crash import start_delivery
+from tests.support.host import FunctionApp, blob_created_event
+from tests.support.http_server import Request
+from tests.support.kinds import ledger_entry, upload, watch
+from tests.support.standin import WORKSPACE_ID, Fault, PipelineStandIn
+
+Setter = Callable[[list[Any]], None]
+SETTINGS = {"PIPELINE_CLAIM_LEASE_SECONDS": "4", "PIPELINE_READ_TIMEOUT_SECONDS": "1",
+            "PIPELINE_CONNECT_TIMEOUT_SECONDS": "1", "PIPELINE_RETRY_BUDGET_SECONDS": "1"}
+KINDS = [
+    pytest.param(lambda s: {"kind": "aml_pipeline_job", "endpoint": s.aml_jobs.workspace_url(), "input_name": "raw",
+                            "component_id": f"{WORKSPACE_ID}/components/ingest/versions/1"}, id="aml_pipeline_job"),
+    pytest.param(lambda s: {"kind": "databricks_job", "endpoint": s.databricks.workspace_url(), "job_id": 11},
+                 id="databricks_job"),
+]
+
+
+def redeliver_until_settled(function: FunctionApp, event: dict[str, Any], attempts: int = 40) -> None:
+    """Event Grid's redelivery: again while the killed host's claim still holds the blob."""
+    for _ in range(attempts):
+        try:
+            function.invoke(event)
+            return
+        except RetryLaterError:
+            time.sleep(0.5)
+    raise AssertionError(f"the event was still refused after {attempts} redeliveries")
+
+
+@pytest.mark.parametrize("pipeline", KINDS)
+def test_a_host_killed_after_the_request_leaves_one_run_and_a_submitted_entry(
+    pipeline: Callable[[PipelineStandIn], dict[str, Any]], blob_function: FunctionApp, set_triggers: Setter,
+    container: ContainerClient, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in SETTINGS.items():
+        monkeypatch.setenv(name, value)
+    set_triggers([watch(pipeline(standin), container=container.container_name, folder="")])
+    event = blob_created_event(upload(container, "day.csv"))
+    arrived = threading.Event()
+
+    def create_then_hang(request: Request) -> Fault | None:
+        if arrived.is_set():
+            return None
+        arrived.set()
+        return Fault(stall=10.0, accept_before_stall=True)  # the run exists; its answer never comes
+
+    standin.fault_hook = create_then_hang
+    child = start_delivery(event)
+    try:
+        assert arrived.wait(30), "the child never sent its request"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert len(standin.runs) == 1
+
+    redeliver_until_settled(blob_function, event)
+
+    entry = ledger_entry()
+    [run] = standin.runs
+    assert len(standin.requests) == 2  # the killed host's request and the redelivery's, with the same key
+    assert standin.requests[0].body == standin.requests[1].body
+    assert (entry.state, entry.run_id) == (SUBMITTED, run.run_id)
