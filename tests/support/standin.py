@@ -252,7 +252,7 @@ class PipelineStandIn:
                 identity: RunIdentity | None = None) -> str:
         key = identity.key(request, body) if identity else None
         with self._lock:
-            known = [run.run_id for run in self.runs if key is not None and (run.kind, run.key) == (kind, key)]
+            known = [run.run_id for run in self.runs if (run.kind, run.key) == (kind, key)] if key else []
             if known:
                 return known[0]
             run_id = identity.new_id(key) if identity else uuid.uuid4().hex
