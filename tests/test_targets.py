@@ -9,12 +9,15 @@ recurrence through the real functions, Azurite, azure-identity and the pipeline 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from azure.storage.blob import ContainerClient
 
+from shared.cli import main
 from shared.ledger import FAILED, SUBMITTED
 from shared.targets import target_kind
 from shared.targets.batch_endpoint import run_id as batch_run_id
@@ -435,3 +438,25 @@ def test_each_kind_from_a_recurrence(
     assert request.body == (body(key) if callable(body) else body)
     assert entry.state == SUBMITTED
     assert entry.run_id is not None and entry.run_id.endswith(standin.runs[0].run_id)
+
+
+@pytest.mark.parametrize(("pipeline", "path_end", "query", "resource", "body"), SCHEDULED)
+def test_each_kind_in_dry_run_and_list_without_sending_anything(
+    pipeline: Callable[[PipelineStandIn], dict[str, Any]], path_end: str, query: dict[str, list[str]],
+    resource: str, body: dict[str, Any] | Callable[[str], dict[str, Any]], set_triggers: Setter,
+    standin: PipelineStandIn, capsys: pytest.CaptureFixture[str],
+) -> None:
+    configured = pipeline(standin)
+    set_triggers([hourly(configured)])
+    assert main(["dry-run", "t", "--json"]) == 0
+    request = json.loads(capsys.readouterr().out)
+    assert main(["list"]) == 0
+    listed = capsys.readouterr().out
+
+    key = request["run_key"]
+    parts = urlsplit(request["url"])
+    assert parts.path.endswith(path_end.format(run_key=key))
+    assert parse_qs(parts.query) == query
+    assert request["body"] == (body(key) if callable(body) else body)
+    assert f"{configured['kind']} {configured['endpoint']}" in listed
+    assert standin.requests == []
