@@ -61,6 +61,7 @@ COMMON_PIPELINE_FIELDS = frozenset(
     }
 )
 APP_ID_SCOPE = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}/\.default$")
+BLOB_FIELDS = ("datastore_name", "data_path_parameter_name")
 CONTAINER_PATTERN = re.compile(r"^(\$root|[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9])$")
 
 
@@ -338,6 +339,8 @@ def parse_pipeline(trigger: FieldReader, *, is_watch: bool) -> PipelineTarget | 
     if problem := scope_problem(scope):
         reader.problem("scope", problem)
     options = kind.check(reader, is_watch)
+    if not is_watch:
+        refuse_blob_fields(reader)
     return PipelineTarget(
         kind=kind_name,
         endpoint=endpoint or "",
@@ -362,6 +365,18 @@ def scope_problem(scope: str) -> str | None:
         return None
     problem = endpoint_problem(scope)
     return problem.replace("endpoint", "scope") if problem else None
+
+
+def refuse_blob_fields(reader: FieldReader) -> None:
+    """A schedule has no changed blob to pass on; Azure ML's `Schedule.create` refuses these fields with a
+    recurrence ("Data Path parameter name can only be specified for Datastore schedules"), and so does the bridge
+    rather than ignore them. A kind that never takes the field has said so already."""
+    for key in BLOB_FIELDS:
+        field = reader.field(key)
+        if reader.data.get(key) is not None and not any(f": {field} " in problem for problem in reader.problems):
+            reader.problem(key, "can only be given with a watch trigger: it names where the changed blob goes, and a "
+                                "recurrence or cron trigger has none (for a fixed DataPath input use "
+                                "data_path_assignments)")
 
 
 def parse_data_paths(pipeline: FieldReader) -> dict[str, DataPath]:

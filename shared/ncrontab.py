@@ -1,7 +1,8 @@
-"""Six-field NCRONTAB schedules as used by Azure Functions timer triggers, as pure slot arithmetic.
+"""NCRONTAB schedules as the Azure Functions timer fires them, as pure slot arithmetic.
 
-`{second} {minute} {hour} {day} {month} {day-of-week}` with `*`, `a`, `a-b`, `*/n`, `a-b/n`, `a/n`
-(= a to the field's maximum, step n) and comma lists; months Jan..Dec and days Sun..Sat by name
+`{second} {minute} {hour} {day} {month} {day-of-week}`, or five fields without the second (the host
+parses six fields only when there are not exactly five; the second is then 0), with `*`, `a`, `a-b`,
+`*/n`, `a-b/n`, `a/n` (= a to the field's maximum, step n) and comma lists; months Jan..Dec and days Sun..Sat by name
 (case-insensitive; like NCrontab, any prefix of at least three letters of the full name also works,
 e.g. `Thurs`, `Sept`). Day-of-week is 0-6 with 0 = Sunday; 7 is rejected as NCrontab does
 (`CrontabFieldImpl.DayOfWeek` has range 0-6).
@@ -15,7 +16,11 @@ only if `_daysOfWeek.Contains(...)`, otherwise it retries from the end of that d
 Deliberate differences from NCrontab, all rejected with a message instead of guessed at: the second
 field must be one value (our timer ticks once a minute), reversed ranges (`5-2`, which NCrontab swaps
 silently), step 0 (which NCrontab treats as 1) and expressions that can never fire (`0 0 0 31 Feb *`).
-Times are wall clock in `time_zone`, with the DST rules of `shared.recurrence`.
+Times are wall clock in `time_zone`, with the timer's DST rule (docs/services.md, "Schedules"): a time
+inside a spring-forward gap fires after the gap; at fall-back an *interval* schedule (the second, minute
+or hour field, as NCrontab normalises it, is `*` or holds two consecutive values: `0 */20 * * * *`,
+`0 30 * * * *`, `0 0-15 9 * * *`) fires in both copies of the repeated hour, a point-in-time one
+(`0 30 1 * * *`) once, in the first copy.
 """
 
 from __future__ import annotations
@@ -30,11 +35,11 @@ from zoneinfo import ZoneInfo
 
 from .recurrence import (
     count_before,
-    parse_time_zone,
     require_utc,
     wall_clock_latest,
     wall_clock_slots_after,
 )
+from .time_zones import parse_time_zone
 from .validation import json_type
 
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -72,6 +77,7 @@ class CronSchedule:
     months: tuple[int, ...]
     days_of_week: tuple[int, ...]
     time_zone: str = "UTC"
+    is_interval: bool = False  # fires in both copies of a repeated (fall-back) hour
 
 
 # --- parsing ---------------------------------------------------------------------------------------
@@ -85,25 +91,26 @@ def parse_cron(expr: object, time_zone: object = "UTC") -> tuple[CronSchedule | 
         problems.insert(0, f"cron must be a string like '0 */5 * * * *' (got {json_type(expr)})")
         return None, problems
     tokens = expr.split()
-    if len(tokens) != 6:
-        problems.insert(0, _field_count_problem(len(tokens)))
+    if len(tokens) not in (5, 6):
+        problems.insert(0, f"cron must have 6 fields {FIELD_LAYOUT} or 5 without the second (got {len(tokens)})")
         return None, problems
-    second = _parse_second(tokens[0], problems)
+    second = 0 if len(tokens) == 5 else _parse_second(tokens[0], problems)
     fields = (MINUTE, HOUR, DAY, MONTH, DAY_OF_WEEK)
     minutes, hours, days, months, weekdays = (
-        _parse_field(field, token, problems) for field, token in zip(fields, tokens[1:], strict=True)
+        _parse_field(field, token, problems) for field, token in zip(fields, tokens[-5:], strict=True)
     )
     if days and months and not _can_fire(days, months):
         problems.append(f"cron never fires: day {_format(days, DAY)} does not occur in month "
                         f"{_format(months, MONTH)}")
     if problems or second is None:
         return None, list(dict.fromkeys(problems))
-    return CronSchedule(" ".join(tokens), second, minutes, hours, days, months, weekdays, zone), []
+    interval = _interval_field(minutes, MINUTE) or _interval_field(hours, HOUR)
+    return CronSchedule(" ".join(tokens), second, minutes, hours, days, months, weekdays, zone, interval), []
 
 
-def _field_count_problem(count: int) -> str:
-    hint = "; Azure Functions needs a leading seconds field, e.g. '0 ' + a 5-field cron" if count == 5 else ""
-    return f"cron must have 6 fields {FIELD_LAYOUT} (got {count}){hint}"
+def _interval_field(values: Sequence[int], field: _Field) -> bool:
+    """The WebJobs timer's test, made on NCrontab's normalised text (`*/20` -> `0,20,40`): `*` or a range `a-b`."""
+    return len(values) == field.high - field.low + 1 or any(b - a == 1 for a, b in pairwise(values))
 
 
 def _parse_second(token: str, problems: list[str]) -> int | None:
@@ -187,7 +194,8 @@ def slots_after(sched: CronSchedule, after: datetime, anchor: datetime) -> Itera
     """Ascending slots strictly after `after` (lazy, infinite); `anchor` is unused (uniform signature)."""
     after = require_utc(after, "after")
     require_utc(anchor, "anchor")
-    return wall_clock_slots_after(_day_times(sched), ZoneInfo(sched.time_zone), after, date.min)
+    return wall_clock_slots_after(_day_times(sched), ZoneInfo(sched.time_zone), after, date.min,
+                                  both_folds=sched.is_interval)
 
 
 def latest_slot(sched: CronSchedule, at_or_before: datetime, anchor: datetime) -> datetime | None:
@@ -197,7 +205,8 @@ def latest_slot(sched: CronSchedule, at_or_before: datetime, anchor: datetime) -
     """
     moment = require_utc(at_or_before, "at_or_before")
     require_utc(anchor, "anchor")
-    return wall_clock_latest(_day_times(sched), ZoneInfo(sched.time_zone), moment, date.min, LOOKBACK_DAYS)
+    return wall_clock_latest(_day_times(sched), ZoneInfo(sched.time_zone), moment, date.min, LOOKBACK_DAYS,
+                             both_folds=sched.is_interval)
 
 
 def count_slots(

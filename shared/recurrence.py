@@ -5,11 +5,12 @@ skip?"; answering from arithmetic (not from remembered state) keeps every instan
 agreement and makes catching up after downtime cheap. All public functions take and return aware
 UTC datetimes; wall-clock rules live in the recurrence's IANA time zone.
 
-DST rules (shared with `shared.ncrontab` through `wall_to_utc`):
+DST rules (shared with `shared.ncrontab` through `wall_instants`):
 - a wall-clock time that does not exist (spring forward) is shifted forward by the length of the gap,
   e.g. 02:30 Europe/Berlin on the last Sunday of March fires at 03:30 CEST (01:30Z). This is
-  RFC 5545's rule and what `zoneinfo` does for fold=0, and it keeps distinct times distinct;
-- an ambiguous wall-clock time (fall back) fires once, at its first occurrence (fold=0);
+  RFC 5545's rule, what `zoneinfo` does for fold=0 and what the Functions timer does;
+- an ambiguous wall-clock time (fall back) fires once, at its first occurrence (fold=0), unless the
+  schedule repeats it (`both_folds`: NCRONTAB interval schedules fire in both copies of the hour);
 - Day/Week/Month keep the wall-clock time across DST (09:00 Berlin is 08:00Z in winter, 07:00Z in
   summer); Minute/Hour are absolute durations from the start.
 """
@@ -21,9 +22,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
+from .time_zones import parse_time_zone
 from .validation import json_type
 
 FREQUENCIES = ("Minute", "Hour", "Day", "Week", "Month")
@@ -31,21 +32,29 @@ WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 RECURRENCE_FIELDS = frozenset(
     {"frequency", "interval", "start_time", "time_zone", "hours", "minutes", "week_days", "time_of_day"}
 )
-# About ten years per frequency: no real schedule needs more, and the bound keeps date maths in range.
-MAX_INTERVAL = {"Minute": 5_256_000, "Hour": 87_600, "Day": 3_650, "Week": 520, "Month": 120}
 START_YEARS = (1970, 2999)
 _FREQUENCY_HINTS = {
     "minutely": "Minute", "hourly": "Hour", "daily": "Day", "weekly": "Week", "monthly": "Month"
 }
 _START_FORMAT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
 _HH_MM = re.compile(r"([0-9]{1,2}):([0-9]{2})")
-_NOT_ZONES = frozenset({"localtime", "Factory"})
 _DAY = timedelta(days=1)
 _FIRST_DAY = date(1, 1, 3)
 _LAST_DAY = date(9999, 12, 29)
 
+_CALENDAR_DAYS = (_LAST_DAY - _FIRST_DAY).days
+# The SDK accepts any interval >= 1; beyond the calendar's span (years 1-9999) a second slot cannot exist.
+MAX_INTERVAL = {"Minute": _CALENDAR_DAYS * 1440, "Hour": _CALENDAR_DAYS * 24, "Day": _CALENDAR_DAYS,
+                "Week": _CALENDAR_DAYS // 7, "Month": _CALENDAR_DAYS // 28}
+
 DayTimes = Callable[[date], Sequence[time]]
 """The local wall-clock times a schedule fires on one local day (empty when the day is off)."""
+NearestDay = Callable[[date, int], date | None]
+"""The nearest local day at or after (`+1`) or at or before (`-1`) a day that may have times; None if none."""
+
+
+def _every_day(day: date, direction: int) -> date | None:
+    return day
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,18 @@ def wall_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, at.replace(fold=0), tzinfo=zone).astimezone(UTC)
 
 
+def wall_instants(day: date, at: time, zone: ZoneInfo, both_folds: bool) -> tuple[datetime, ...]:
+    """A wall-clock time's instants: the first (fold=0) only, or with `both_folds` also the second copy of an
+    ambiguous time (a gap time has one instant either way)."""
+    first = wall_to_utc(day, at, zone)
+    if not both_folds:
+        return (first,)
+    local = datetime.combine(day, at.replace(fold=1), tzinfo=zone)
+    second = local.astimezone(UTC)
+    repeated = second != first and second.astimezone(zone).replace(tzinfo=None) == local.replace(tzinfo=None)
+    return (first, second) if repeated else (first,)
+
+
 def require_utc(value: datetime, name: str) -> datetime:
     """Normalise an aware datetime to UTC; a naive one is a caller bug that would silently shift slots."""
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
@@ -89,49 +110,52 @@ def _midnight_utc(day: date) -> datetime:
 
 
 def wall_clock_slots_after(
-    day_times: DayTimes, zone: ZoneInfo, after: datetime, first_day: date
+    day_times: DayTimes, zone: ZoneInfo, after: datetime, first_day: date, *, both_folds: bool = False,
+    nearest_day: NearestDay = _every_day,
 ) -> Iterator[datetime]:
     """Ascending instants strictly after `after` of a schedule given by its per-day wall-clock times.
 
     Instants are buffered until no later local day can produce an earlier one, so the output stays
-    sorted even when a DST gap pushes a time past its neighbours; duplicates are dropped.
+    sorted even when a DST gap pushes a time past its neighbours; duplicates are dropped. `nearest_day`
+    skips days that cannot fire (a long interval then costs no more than a short one).
     """
     pending: list[datetime] = []
     last = after
-    day = max(first_day, _clamped(after.date(), -2))
+    start = max(first_day, _clamped(after.date(), -2))
+    day = nearest_day(start, 1)
     while True:
-        finished = day > _LAST_DAY
+        finished = day is None or day > _LAST_DAY
         if not finished:
             for at in day_times(day):
-                instant = wall_to_utc(day, at, zone)
-                if instant > after:
-                    heapq.heappush(pending, instant)
-        watermark = _midnight_utc(day)  # every instant of a later local day is > this
-        while pending and (finished or pending[0] <= watermark):
+                pending.extend(i for i in wall_instants(day, at, zone, both_folds) if i > after)
+            heapq.heapify(pending)
+        watermark = None if finished else _midnight_utc(day)  # every instant of a later local day is > this
+        while pending and (watermark is None or pending[0] <= watermark):
             instant = heapq.heappop(pending)
             if instant > last:
                 last = instant
                 yield instant
         if finished:
             return
-        day += _DAY
+        day = nearest_day(day + _DAY, 1)
 
 
 def wall_clock_latest(
-    day_times: DayTimes, zone: ZoneInfo, at_or_before: datetime, first_day: date, max_days: int
+    day_times: DayTimes, zone: ZoneInfo, at_or_before: datetime, first_day: date, max_days: int, *,
+    both_folds: bool = False, nearest_day: NearestDay = _every_day,
 ) -> datetime | None:
     """The latest instant <= `at_or_before`, scanning local days backwards (at most `max_days`)."""
-    day = _clamped(at_or_before.date(), 1)
+    day: date | None = _clamped(at_or_before.date(), 1)
     stop = max(first_day, _clamped(day, -max_days))
     best: datetime | None = None
-    while day >= stop:
+    while day is not None and (day := nearest_day(day, -1)) is not None and day >= stop:
         for at in day_times(day):
-            instant = wall_to_utc(day, at, zone)
-            if instant <= at_or_before and (best is None or instant > best):
-                best = instant
+            for instant in wall_instants(day, at, zone, both_folds):
+                if instant <= at_or_before and (best is None or instant > best):
+                    best = instant
         if best is not None and best >= _midnight_utc(day) + _DAY:
             return best  # earlier local days only give instants before this day's midnight + 24h
-        day -= _DAY
+        day = day - _DAY if day > date.min else None
     return best
 
 
@@ -159,7 +183,8 @@ def slots_after(rec: Recurrence, after: datetime, anchor: datetime) -> Iterator[
     if rec.frequency in ("Minute", "Hour"):
         return _fixed_slots_after(_start_utc(rec, anchor), _step(rec), after)
     start = _start_wall(rec, anchor)
-    return wall_clock_slots_after(_day_times(rec, start), ZoneInfo(rec.time_zone), after, start.date())
+    return wall_clock_slots_after(_day_times(rec, start), ZoneInfo(rec.time_zone), after, start.date(),
+                                  nearest_day=_nearest_day(rec, start.date()))
 
 
 def latest_slot(rec: Recurrence, at_or_before: datetime, anchor: datetime) -> datetime | None:
@@ -174,7 +199,8 @@ def latest_slot(rec: Recurrence, at_or_before: datetime, anchor: datetime) -> da
         return None if moment < first else first + _step(rec) * ((moment - first) // _step(rec))
     start = _start_wall(rec, anchor)
     max_days = (moment.date() - start.date()).days + 2
-    return wall_clock_latest(_day_times(rec, start), ZoneInfo(rec.time_zone), moment, start.date(), max_days)
+    return wall_clock_latest(_day_times(rec, start), ZoneInfo(rec.time_zone), moment, start.date(), max_days,
+                             nearest_day=_nearest_day(rec, start.date()))
 
 
 def count_slots(
@@ -254,6 +280,41 @@ def _day_matches(rec: Recurrence, start: date, day: date) -> bool:
         return weeks % rec.interval == 0 and WEEK_DAYS[day.weekday()] in days
     months = (day.year - start.year) * 12 + day.month - start.month
     return months % rec.interval == 0 and day.day == start.day
+
+
+def _period_start(rec: Recurrence, start: date, index: int) -> date | None:
+    """The first day of the `index`-th Day/Week/Month period counted from the start's; None past the calendar."""
+    try:
+        if rec.frequency == "Day":
+            return start + timedelta(days=index)
+        if rec.frequency == "Week":
+            return _monday(start) + timedelta(weeks=index)
+        months = start.year * 12 + start.month - 1 + index
+        return date(months // 12, months % 12 + 1, 1)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _period_index(rec: Recurrence, start: date, day: date) -> int:
+    if rec.frequency == "Day":
+        return (day - start).days
+    if rec.frequency == "Week":
+        return (_monday(day) - _monday(start)).days // 7
+    return (day.year - start.year) * 12 + day.month - start.month
+
+
+def _nearest_day(rec: Recurrence, start: date) -> NearestDay:
+    """Jumps over the periods an interval skips, so an interval of years costs no more than one of days."""
+    def nearest(day: date, direction: int) -> date | None:
+        index = _period_index(rec, start, day)
+        if index % rec.interval == 0:
+            return day  # inside a period that fires: its days are checked one by one (at most 31)
+        if direction > 0:
+            return _period_start(rec, start, (index // rec.interval + 1) * rec.interval)
+        following = _period_start(rec, start, (index // rec.interval) * rec.interval + 1)
+        return None if following is None else following - _DAY  # the last day of the firing period before
+
+    return nearest
 
 
 def _day_times(rec: Recurrence, start: datetime) -> DayTimes:
@@ -365,9 +426,8 @@ def _parse_interval(value: object, frequency: str | None, problems: list[str]) -
         return 1
     limit = MAX_INTERVAL.get(frequency or "")
     if limit is not None and value > limit:
-        problems.append(
-            f"recurrence.interval must be at most {limit} for frequency {frequency} (about ten years)"
-        )
+        problems.append(f"recurrence.interval must be at most {limit} for frequency {frequency}: a longer interval "
+                        "never reaches a second slot within the calendar (years 1-9999)")
     return value
 
 
@@ -402,33 +462,6 @@ def _offset_hint(value: object) -> str:
         return ""
     return (": it carries a UTC offset; give the local wall-clock time without 'Z' or '+hh:mm'"
             " and set recurrence.time_zone instead")
-
-
-@lru_cache(maxsize=1)
-def _known_zones() -> frozenset[str]:
-    return frozenset(available_timezones()) - _NOT_ZONES
-
-
-def parse_time_zone(value: object, field: str, problems: list[str]) -> str:
-    """Validate an IANA zone name (null means UTC); the returned name always loads."""
-    if value is None:
-        return "UTC"
-    if not isinstance(value, str):
-        problems.append(
-            f"{field} must be an IANA time zone name such as 'Europe/Berlin' (got {_show(value)})"
-        )
-        return "UTC"
-    known = _known_zones()
-    if value in known:
-        return value
-    lowered = {name.lower(): name for name in known}
-    hint = ""
-    if value.lower() in lowered:
-        hint = f"; did you mean {lowered[value.lower()]!r}?"
-    elif value.endswith("Standard Time"):
-        hint = "; Windows zone names are not supported, use e.g. 'Europe/Berlin'"
-    problems.append(f"{field} {_show(value)} is not a known IANA time zone{hint}")
-    return "UTC"
 
 
 def _parse_numbers(value: object, name: str, highest: int, problems: list[str]) -> tuple[int, ...]:

@@ -603,10 +603,10 @@ def test_wrong_types_everywhere_name_trigger_and_field(path: tuple[str, ...], va
 @pytest.mark.parametrize(("schedule", "phrase"), [
     ({"recurrence": "daily"}, "recurrence must be a JSON object"),
     ({"recurrence": {"frequency": "Day", "interval": 0}}, "recurrence.interval must be an integer >= 1"),
-    ({"recurrence": {"frequency": "Day", "time_zone": "Mars/Olympus"}}, "is not a known IANA time zone"),
-    ({"cron": "0 */5 * * *"}, "cron must have 6 fields"),
+    ({"recurrence": {"frequency": "Day", "time_zone": "Mars/Olympus"}}, "is not a known time zone"),
+    ({"cron": "0 */5 * *"}, "cron must have 6 fields"),
     ({"cron": 5}, "cron must be a string"),
-    ({"cron": "0 0 * * * *", "time_zone": "W. Europe Standard Time"}, "Windows zone names are not supported"),
+    ({"cron": "0 0 * * * *", "time_zone": "Mid-Atlantic Standard Time"}, "which Windows has retired"),
 ])
 def test_schedule_problems_name_the_trigger(schedule: dict[str, Any], phrase: str) -> None:
     problems = problems_of([{"name": "sched", **schedule, "pipeline": pipeline()}])

@@ -24,6 +24,7 @@ from shared.ncrontab import (
     parse_cron,
     slots_after,
 )
+from shared.time_zones import ZONE_FORMS
 from tests.support.slot_laws import (
     assert_count_matches_enumeration,
     assert_latest_is_last_slot,
@@ -53,13 +54,15 @@ ALL_WEEKDAYS = tuple(range(7))
 
 PARSED = [
     ("0 */15 * * * *", CronSchedule("0 */15 * * * *", 0, (0, 15, 30, 45), ALL_HOURS, ALL_DAYS, ALL_MONTHS,
-                                    ALL_WEEKDAYS)),
+                                    ALL_WEEKDAYS, is_interval=True)),
     ("30 5 10-12 * * Mon-Fri", CronSchedule("30 5 10-12 * * Mon-Fri", 30, (5,), (10, 11, 12), ALL_DAYS,
-                                            ALL_MONTHS, (1, 2, 3, 4, 5))),
+                                            ALL_MONTHS, (1, 2, 3, 4, 5), is_interval=True)),
     ("0 0 8-18/4 * Jan,jul,DEC sun", CronSchedule("0 0 8-18/4 * Jan,jul,DEC sun", 0, (0,), (8, 12, 16), ALL_DAYS,
                                                   (1, 7, 12), (0,))),
     ("0 10/20 * * * *", CronSchedule("0 10/20 * * * *", 0, (10, 30, 50), ALL_HOURS, ALL_DAYS, ALL_MONTHS,
-                                     ALL_WEEKDAYS)),
+                                     ALL_WEEKDAYS, is_interval=True)),
+    ("*/5 9 * * *", CronSchedule("*/5 9 * * *", 0, tuple(range(0, 60, 5)), (9,), ALL_DAYS, ALL_MONTHS,
+                                 ALL_WEEKDAYS)),
     ("0 0 12 */10 * thurs,SATURDAY", CronSchedule("0 0 12 */10 * thurs,SATURDAY", 0, (0,), (12,), (1, 11, 21, 31),
                                                   ALL_MONTHS, (4, 6))),
     ("  0  0   12 1 2-3,feb 0  ", CronSchedule("0 0 12 1 2-3,feb 0", 0, (0,), (12,), (1,), (2, 3), (0,))),
@@ -84,11 +87,9 @@ INVALID = [
     (None, "UTC", ["cron must be a string like '0 */5 * * * *' (got null)"]),
     (5, "UTC", ["cron must be a string like '0 */5 * * * *' (got number)"]),
     (["0", "*"], "UTC", ["cron must be a string like '0 */5 * * * *' (got array)"]),
-    ("", "UTC", [f"cron must have 6 fields {LAYOUT} (got 0)"]),
-    ("*/5 * * * *", "UTC",
-     [f"cron must have 6 fields {LAYOUT} (got 5); Azure Functions needs a leading seconds field, e.g. '0 ' + a "
-      "5-field cron"]),
-    ("0 0 0 * * * 2024", "UTC", [f"cron must have 6 fields {LAYOUT} (got 7)"]),
+    ("", "UTC", [f"cron must have 6 fields {LAYOUT} or 5 without the second (got 0)"]),
+    ("* * * *", "UTC", [f"cron must have 6 fields {LAYOUT} or 5 without the second (got 4)"]),
+    ("0 0 0 * * * 2024", "UTC", [f"cron must have 6 fields {LAYOUT} or 5 without the second (got 7)"]),
     ("* 0 * * * *", "UTC", [f"cron field second must be a single value such as 0 (got '*'): {SECOND_RULE}"]),
     ("*/30 0 * * * *", "UTC", [f"cron field second must be a single value such as 0 (got '*/30'): {SECOND_RULE}"]),
     ("0,30 0 * * * *", "UTC", [f"cron field second must be a single value such as 0 (got '0,30'): {SECOND_RULE}"]),
@@ -111,10 +112,11 @@ INVALID = [
     ("0 0 0 ? * Mon", "UTC", ["cron field day: '?' is not a number 1-31"]),
     ("0 0 0 31 2 *", "UTC", ["cron never fires: day 31 does not occur in month Feb"]),
     ("0 0 0 30,31 Feb *", "UTC", ["cron never fires: day 30-31 does not occur in month Feb"]),
-    ("0 0 0 * * *", "Mars/Base", ["cron time_zone 'Mars/Base' is not a known IANA time zone"]),
-    ("0 0 0 * * *", ["UTC"], ["cron time_zone must be an IANA time zone name such as 'Europe/Berlin' (got ['UTC'])"]),
+    ("0 0 0 * * *", "Mars/Base", [f"cron time_zone 'Mars/Base' is not a known time zone {ZONE_FORMS}"]),
+    ("0 0 0 * * *", ["UTC"], ["cron time_zone must be a time zone name such as 'Europe/Berlin' or "
+                              "'W. Europe Standard Time' (got array)"]),
     ("* 61 25 * * 7", "Mars/Base", [
-        "cron time_zone 'Mars/Base' is not a known IANA time zone",
+        f"cron time_zone 'Mars/Base' is not a known time zone {ZONE_FORMS}",
         f"cron field second must be a single value such as 0 (got '*'): {SECOND_RULE}",
         "cron field minute: 61 is out of range 0-59",
         "cron field hour: 25 is out of range 0-23",
@@ -160,9 +162,11 @@ SLOTS_AFTER = [
      [utc(2024, 10, 26, 0, 30), utc(2024, 10, 27, 0, 30), utc(2024, 10, 28, 1, 30)]),
     ("new-york-half-hourly-spring-forward", "0 0,30 * * * *", "America/New_York", utc(2024, 3, 10, 6),
      [utc(2024, 3, 10, 6, 30), utc(2024, 3, 10, 7), utc(2024, 3, 10, 7, 30), utc(2024, 3, 10, 8)]),
-    ("new-york-half-hourly-fall-back", "0 0,30 * * * *", "America/New_York", utc(2024, 11, 3, 4),
-     [utc(2024, 11, 3, 4, 30), utc(2024, 11, 3, 5), utc(2024, 11, 3, 5, 30), utc(2024, 11, 3, 7),
-      utc(2024, 11, 3, 7, 30)]),
+    ("new-york-half-hourly-fall-back-fires-in-both-copies", "0 0,30 * * * *", "America/New_York",
+     utc(2024, 11, 3, 4), [utc(2024, 11, 3, 4, 30), utc(2024, 11, 3, 5), utc(2024, 11, 3, 5, 30),
+                           utc(2024, 11, 3, 6), utc(2024, 11, 3, 6, 30), utc(2024, 11, 3, 7)]),
+    ("los-angeles-every-minute-no-gap-at-fall-back", "0 * * * * *", "America/Los_Angeles",
+     utc(2024, 11, 3, 8, 58), [utc(2024, 11, 3, 8, 59), utc(2024, 11, 3, 9), utc(2024, 11, 3, 9, 1)]),
 ]
 
 
@@ -184,7 +188,10 @@ LATEST = [
     ("berlin-summer", "0 0 9 * * *", "Europe/Berlin", utc(2024, 7, 1, 7, 30), utc(2024, 7, 1, 7)),
     ("berlin-winter", "0 0 9 * * *", "Europe/Berlin", utc(2024, 1, 2, 7, 30), utc(2024, 1, 1, 8)),
     ("berlin-nonexistent", "0 30 2 * * *", "Europe/Berlin", utc(2024, 3, 31, 1, 45), utc(2024, 3, 31, 1, 30)),
-    ("new-york-repeated-hour", "0 0,30 * * * *", "America/New_York", utc(2024, 11, 3, 6, 45), utc(2024, 11, 3, 5, 30)),
+    ("new-york-repeated-hour-second-copy", "0 0,30 * * * *", "America/New_York", utc(2024, 11, 3, 6, 45),
+     utc(2024, 11, 3, 6, 30)),
+    ("new-york-point-in-time-first-copy-only", "0 30 1 * * *", "America/New_York", utc(2024, 11, 3, 6, 45),
+     utc(2024, 11, 3, 5, 30)),
 ]
 
 

@@ -34,7 +34,9 @@ def watch(pipeline: dict[str, Any], container: str = "uploads", folder: str = "i
 
 
 def hourly(pipeline: dict[str, Any]) -> dict[str, Any]:
-    return {"name": "t", "recurrence": {"frequency": "Hour", "interval": 1}, "pipeline": pipeline}
+    """A recurrence; the blob-only fields are dropped (a schedule refuses them, as Azure ML's does)."""
+    fields = {k: v for k, v in pipeline.items() if k not in ("datastore_name", "data_path_parameter_name")}
+    return {"name": "t", "recurrence": {"frequency": "Hour", "interval": 1}, "pipeline": fields}
 
 
 def target_of(trigger: dict[str, Any]) -> PipelineTarget:
