@@ -738,3 +738,36 @@ def test_an_event_api_allow_list_needs_the_sweep_off() -> None:
     problem = only_problem([watch_entry(watch={"container": "uploads", "event_apis": ["PutBlob"]})])
     assert problem == ("trigger 'landing': watch.event_apis needs polling_interval 0: the polling sweep cannot tell "
                        "which API wrote a blob, so it would submit the blobs this list refuses")
+
+
+# --- porting an Azure ML schedule -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["datastore_name", "data_path_parameter_name"])
+@pytest.mark.parametrize("schedule", [{"cron": "0 0 2 * * *"}, {"recurrence": {"frequency": "Day"}}],
+                         ids=["cron", "recurrence"])
+def test_a_schedule_refuses_the_blob_only_fields_as_schedule_create_does(field: str, schedule: dict[str, Any]
+                                                                          ) -> None:
+    entry = {"name": "nightly", **schedule, "pipeline": pipeline(**{field: "x"})}
+    assert problems_of([entry]) == [
+        f"trigger 'nightly': pipeline.{field} can only be given with a watch trigger: it names where the changed "
+        "blob goes, and a recurrence or cron trigger has none (for a fixed DataPath input use data_path_assignments)"]
+
+
+def test_a_kind_that_never_takes_the_field_reports_it_once() -> None:
+    adf = ("https://management.azure.com/subscriptions/s/resourceGroups/r/providers/Microsoft.DataFactory/"
+           "factories/f/pipelines/p")
+    problems = problems_of([cron_entry(pipeline={"kind": "adf_pipeline", "endpoint": adf, "datastore_name": "x"})])
+    assert [p for p in problems if "pipeline.datastore_name" in p] == [
+        "trigger 'nightly': pipeline.datastore_name is not used by kind adf_pipeline: Data Factory's createRun takes "
+        "only pipeline parameters; pass the value in parameter_assignments"]
+
+
+def test_a_schedule_in_a_windows_zone_loads_with_its_iana_zone() -> None:
+    [trigger] = parse_config(json.dumps([cron_entry(time_zone="W. Europe Standard Time"),
+                                         ])).triggers
+    assert trigger.schedule is not None and trigger.schedule.time_zone == "Europe/Berlin"
+    [recurring] = parse_config(json.dumps([{"name": "r", "pipeline": pipeline(), "recurrence": {
+        "frequency": "Day", "start_time": "2024-01-01T06:00:00", "time_zone": "TimeZone.PacificStandardTime"}}])
+    ).triggers
+    assert recurring.schedule is not None and recurring.schedule.time_zone == "America/Los_Angeles"

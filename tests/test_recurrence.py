@@ -437,3 +437,30 @@ def test_count_matches_enumeration(recurrence: Recurrence, after: datetime, anch
     until = after + timedelta(hours=hours)
     expected = assert_count_matches_enumeration(recurrence, after, until, anchor)
     assert count_slots(recurrence, after, until, anchor, cap=3) == min(3, expected)
+
+
+# --- intervals beyond ten years (the SDK has no cap) -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "after", "earlier", "expected"), [
+    ({"frequency": "Day", "interval": 3651, "start_time": "2024-01-01T06:00:00"}, utc(2024, 1, 2),
+     utc(2024, 1, 1, 6), [utc(2033, 12, 30, 6), utc(2043, 12, 29, 6)]),
+    ({"frequency": "Month", "interval": 121, "start_time": "2024-01-15T06:00:00", "time_zone": "Europe/Berlin"},
+     utc(2024, 1, 16), utc(2024, 1, 15, 5), [utc(2034, 2, 15, 5), utc(2044, 3, 15, 5)]),
+    ({"frequency": "Week", "interval": 600, "start_time": "2024-01-03T10:00:00", "week_days": ["Monday"]},
+     utc(2024, 1, 1), None, [utc(2035, 7, 2, 10), utc(2035, 7, 2, 10) + timedelta(weeks=600)]),
+    ({"frequency": "Day", "interval": 3_000_000, "start_time": "2024-01-01T00:00:00"}, utc(2024, 1, 2),
+     utc(2024, 1, 1), []),
+    ({"frequency": "Minute", "interval": 5_256_001, "start_time": "2024-01-01T00:00:00"}, utc(2024, 1, 1),
+     utc(2024, 1, 1), [utc(2024, 1, 1) + timedelta(minutes=5_256_001),
+                       utc(2024, 1, 1) + timedelta(minutes=10_512_002)]),
+], ids=["day-3651", "month-121", "week-600-monday", "day-beyond-the-calendar", "minute-over-ten-years"])
+def test_long_intervals_are_accepted_and_jump_straight_to_their_slots(
+    raw: dict[str, object], after: datetime, earlier: datetime | None, expected: list[datetime]
+) -> None:
+    schedule = rec(**raw)
+    assert list(islice(slots_after(schedule, after, ANCHOR), 2)) == expected
+    for slot in expected:
+        assert latest_slot(schedule, slot + timedelta(days=1), ANCHOR) == slot
+    first = expected[0] if expected else utc(9999, 1, 1)
+    assert latest_slot(schedule, first - timedelta(seconds=1), ANCHOR) == earlier
