@@ -24,6 +24,7 @@ RETIRED_WINDOWS_ZONES = frozenset({"Mid-Atlantic Standard Time", "Kamchatka Stan
 """In the SDK's enum, but retired by Windows and absent from CLDR's table: no maintained mapping exists."""
 ZONE_FORMS = ("(an IANA name such as 'Europe/Berlin', a Windows name such as 'W. Europe Standard Time' or an Azure "
               "ML TimeZone member such as 'WEuropeStandardTime')")
+MAX_GUESSED_LENGTH = 64
 _NOT_ZONES = frozenset({"localtime", "Factory"})
 _PUNCTUATION = re.compile(r"[^0-9A-Za-z]")
 
@@ -59,6 +60,8 @@ def closest_names(value: str, count: int = 3) -> list[str]:
     wanted = value.removeprefix(SDK_PREFIX).lower()
     if wanted in candidates:
         return [candidates[wanted]]
+    if len(wanted) > MAX_GUESSED_LENGTH:
+        return []  # no zone name is that long, and comparing would cost time for nothing
     found: dict[str, str] = {}  # zone -> the nearest spelling of it
     for match in difflib.get_close_matches(wanted, candidates, n=count * 3, cutoff=0.6):
         found.setdefault(resolve_zone(candidates[match]) or match, candidates[match])

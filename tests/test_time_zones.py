@@ -74,3 +74,8 @@ def test_an_unknown_zone_suggests_the_closest_names(given: str, suggested: str) 
 def test_a_zone_that_resembles_nothing_gets_no_guess() -> None:
     _, [problem] = resolved("Mars/Olympus_Mons_Base")
     assert problem == f"recurrence.time_zone 'Mars/Olympus_Mons_Base' is not a known time zone {ZONE_FORMS}"
+
+
+def test_a_huge_zone_value_is_refused_without_guessing() -> None:
+    _, [problem] = resolved("Europe/" + "x" * 100_000)
+    assert problem.endswith(f"is not a known time zone {ZONE_FORMS}")
