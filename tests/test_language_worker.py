@@ -34,7 +34,7 @@ def worker_python() -> str:
     if not configured or not Path(configured).exists():
         pytest.skip(f"the real language worker needs Python >= 3.13 with azure-functions-runtime-v1: set "
                     f"{WORKER_SETTING} to that interpreter (.ci/run creates one; got {configured!r})")
-    return str(Path(configured).resolve())  # the worker runs in the app's folder
+    return str(Path(configured).absolute())  # absolute, not resolved: a venv python is a symlink to its base
 
 
 def run_worker(app: Path, load: list[str], invoke: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
