@@ -12,6 +12,7 @@ event for an overwritten or deleted blob is skipped, and a rename gets the ETag 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from .blob_state import Gone, current_version
@@ -23,6 +24,10 @@ from .logs import log_decision
 from .matching import COPY_PENDING, decide, decisions_for
 from .renamed_directory import handle_directory_rename
 from .runtime import Runtime, current_runtime
+from .settings import float_setting
+
+# Event Grid waits 30 s for an answer; what is not settled by then is left to its redelivery and the sweep.
+DEFAULT_EVENT_BUDGET_SECONDS = 20.0
 
 
 class RetryLaterError(RuntimeError):
@@ -33,6 +38,8 @@ def handle_blob_event(
     event_id: str, event_type: str, subject: object, data: Any, runtime: Runtime | None = None,
     topic: object = None,
 ) -> list[FiringResult]:
+    deadline = time.monotonic() + float_setting("PIPELINE_EVENT_BUDGET_SECONDS", DEFAULT_EVENT_BUDGET_SECONDS)
+    deadline = time.monotonic() + float_setting("PIPELINE_EVENT_BUDGET_SECONDS", DEFAULT_EVENT_BUDGET_SECONDS)
     runtime = runtime or current_runtime()
     event = read_event(event_type, subject, data, topic)
     if isinstance(event, Unusable):
@@ -52,15 +59,15 @@ def handle_blob_event(
         if not decision.matched:
             log_decision("skipped", event_id=event_id, trigger=decision.trigger.name, **blob.describe(),
                          reason=decision.reason, **decision.fields)
-    results, deferred = fire_current(event_id, blob, [d.trigger for d in decisions if d.matched], runtime)
+    results, deferred = fire_current(event_id, blob, [d.trigger for d in decisions if d.matched], runtime, deadline)
     settle(results, f"blob {blob.container}/{blob.name} etag {blob.etag or '(renamed)'}", deferred)
     return results
 
 
-def fire_current(event_id: str, blob: BlobVersion, triggers: list[Trigger], runtime: Runtime
-                 ) -> tuple[list[FiringResult], list[str]]:
+def fire_current(event_id: str, blob: BlobVersion, triggers: list[Trigger], runtime: Runtime,
+                 deadline: float | None = None) -> tuple[list[FiringResult], list[str]]:
     """Fire each trigger on the blob as it is now; returns the results and the triggers deferred because the
-    blob's copy is still pending."""
+    blob's copy is still pending. `deadline`: when the answer to Event Grid is due (see `fire`)."""
     versions: dict[str, BlobVersion | Gone] = {}
     results: list[FiringResult] = []
     deferred: list[str] = []
@@ -84,7 +91,7 @@ def fire_current(event_id: str, blob: BlobVersion, triggers: list[Trigger], runt
         else:
             log_decision("matched", event_id=event_id, trigger=trigger.name, **current.describe())
             results.append(fire(trigger, current, ledger=runtime.ledger, submitter=runtime.submitter,
-                                source="event"))
+                                source="event", deadline=deadline))
     return results, deferred
 
 

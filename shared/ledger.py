@@ -5,8 +5,14 @@ Records live as small JSON blobs in the `AzureWebJobsStorage` account. A claim i
 Later changes use `If-Match` on the record's own ETag.
 
 States: `claimed` (a submission is under way; the claim expires after a lease so a crash does not lose
-the blob) -> `submitted` (final: never submitted again) | `released` (a transient failure; the next
-delivery may claim it again) | `failed` (permanent, ambiguous, or out of attempts; an operator replays it).
+the blob) -> `submitted` (final: never submitted again) | `released` (a transient failure that cannot
+have reached the service; the next delivery may claim it again) | `uncertain` (the service may have
+started the run: the next claim looks the run up by its run key before anything is re-sent, once the
+attempt is old enough for the service to list it) | `failed` (permanent, uncertain without a lookup, or
+out of attempts; an operator replays it).
+
+Every write after the claim is conditional on the record's ETag, so a claim whose lease ran out can
+never overwrite what its successor wrote: a run recorded by two invocations keeps both run ids.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from .clock import iso, parse_iso, utc_now
 from .firing import BlobVersion, Firing, normalise_etag
 from .settings import float_setting, get_setting
 
-CLAIMED, SUBMITTED, RELEASED, FAILED = "claimed", "submitted", "released", "failed"
+CLAIMED, SUBMITTED, RELEASED, UNCERTAIN, FAILED = "claimed", "submitted", "released", "uncertain", "failed"
 DEFAULT_CONTAINER = "pipeline-bridge-ledger"
 RUNS_PREFIX = "runs/"
 _ensured_containers: set[str] = set()
@@ -62,6 +68,10 @@ class LedgerEntry:
     request: dict[str, Any] | None = None
     replays: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    claimed_at: str | None = None  # when the current (or last) claim was taken
+    uncertain_at: str | None = None  # the latest attempt that may have reached the service unrecorded
+    resolved_by: str | None = None  # "lookup": the run id was found by the run key, not returned by a POST
+    other_run_ids: list[dict[str, Any]] = field(default_factory=list)  # runs a lost race also started
 
     @property
     def blob_name(self) -> str:
@@ -82,16 +92,22 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class Claim:
-    """This invocation owns the entry until `entry.lease_until`."""
+    """This invocation owns the entry until `entry.lease_until`; `taken_over`: from an expired claim."""
 
     entry: LedgerEntry
     record_etag: str
     taken_over: bool
 
+    @property
+    def uncertain(self) -> bool:
+        """An earlier attempt may have started a run: look it up before sending anything."""
+        return self.entry.uncertain_at is not None
+
 
 @dataclass(frozen=True)
 class Refusal:
-    """Someone else has, or had, this firing: `reason` is submitted, failed or in_progress."""
+    """Someone else has, or had, this firing: `reason` is submitted, failed, in_progress, or uncertain (an
+    uncertain attempt too recent for a lookup to be trusted)."""
 
     reason: str
     entry: LedgerEntry
@@ -159,8 +175,14 @@ class Ledger:
         result = client.upload_blob(entry.to_bytes(), **kwargs)
         return str(result["etag"])
 
-    def claim(self, trigger: str, firing: Firing, request: dict[str, Any] | None) -> Claim | Refusal:
-        """Take the firing for this invocation, or say why not."""
+    def claim(self, trigger: str, firing: Firing, request: dict[str, Any] | None,
+              lookup_delay: float = 0.0) -> Claim | Refusal:
+        """Take the firing for this invocation, or say why not.
+
+        An entry whose last attempt may have reached the service (uncertain, or a claim that expired) is
+        taken over only once that attempt is `lookup_delay` seconds old, so the lookup that must come first
+        can see the run if it exists.
+        """
         self.ensure_container()
         now = utc_now()
         entry = LedgerEntry(
@@ -174,6 +196,7 @@ class Ledger:
             lease_until=iso(now + self.lease),
             claim_id=uuid.uuid4().hex,
             request=request,
+            claimed_at=iso(now),
         )
         try:
             return Claim(entry, self._write(entry, create=True), taken_over=False)
@@ -191,6 +214,10 @@ class Ledger:
             return Refusal("in_progress", existing)
         if existing.state == CLAIMED and existing.attempts >= self.max_attempts:
             return self._give_up(existing, record_etag, now)
+        if existing.state == CLAIMED:  # it expired: its POST may have been sent
+            existing.uncertain_at = existing.claimed_at or existing.updated_at
+        if existing.uncertain_at and now < parse_iso(existing.uncertain_at) + timedelta(seconds=lookup_delay):
+            return Refusal(UNCERTAIN, existing)
         return self._take_over(existing, record_etag, request, now)
 
     def _give_up(self, existing: LedgerEntry, record_etag: str, now: datetime) -> Refusal:
@@ -199,9 +226,10 @@ class Ledger:
         existing.history.append({"at": iso(now), "state": CLAIMED, "error": existing.error})
         existing.state = FAILED
         existing.lease_until = None
+        existing.uncertain_at = existing.claimed_at or existing.updated_at
         existing.error = {"message": f"claimed {existing.attempts} times without a recorded outcome (the "
-                                     "invocations were interrupted); check for a run before replaying",
-                          "code": "AbandonedClaims", "out_of_attempts": True}
+                                     "invocations were interrupted); a replay looks the run up first",
+                          "code": "AbandonedClaims", "out_of_attempts": True, "ambiguous": True}
         try:
             self._write(existing, if_match=record_etag)
         except (ResourceModifiedError, ResourceExistsError):
@@ -223,6 +251,7 @@ class Ledger:
         existing.attempts += 1
         existing.lease_until = iso(now + self.lease)
         existing.claim_id = uuid.uuid4().hex
+        existing.claimed_at = iso(now)
         existing.request = request or existing.request
         try:
             etag = self._write(existing, if_match=record_etag)
@@ -230,15 +259,31 @@ class Ledger:
             return self._current_refusal(existing.blob_name, existing)
         return Claim(existing, etag, taken_over=previous_state == CLAIMED)
 
-    def record_submitted(self, claim: Claim, run_id: str | None) -> None:
-        """Final: written unconditionally, because a run exists whatever happened to the lease."""
-        entry = claim.entry
-        entry.state = SUBMITTED
-        entry.run_id = run_id
-        entry.submitted_at = iso(utc_now())
-        entry.lease_until = None
-        entry.error = None
-        self._write(entry)
+    def record_submitted(self, claim: Claim, run_id: str | None, *, resolved_by: str | None = None) -> str | None:
+        """Final. Conditional on the claim's record: when the lease ran out and another invocation wrote
+        meanwhile, nothing it wrote is lost. If it recorded a different run, both are kept (this one in
+        `other_run_ids`) and that run id is returned, so the caller can log the duplicate; else None."""
+        entry, etag, ours = claim.entry, claim.record_etag, True
+        submitted = {"run_id": run_id, "at": iso(utc_now()), "claim_id": claim.entry.claim_id,
+                     "resolved_by": resolved_by}
+        while True:
+            if not ours and entry.state == SUBMITTED:  # another invocation's final record: ours goes beside it
+                if run_id in {entry.run_id, None, *(r.get("run_id") for r in entry.other_run_ids)}:
+                    return entry.run_id if entry.run_id != run_id else None
+                entry.other_run_ids.append(submitted)
+            else:
+                if not ours:
+                    entry.history.append({"at": submitted["at"], "state": entry.state, "error": entry.error})
+                entry.state, entry.run_id, entry.submitted_at = SUBMITTED, run_id, submitted["at"]
+                entry.resolved_by, entry.lease_until, entry.error = resolved_by, None, None
+            try:
+                self._write(entry, if_match=etag) if etag else self._write(entry, create=True)
+            except (ResourceModifiedError, ResourceNotFoundError, ResourceExistsError):
+                found = self.read(entry.blob_name)
+                # Pruned meanwhile: our record is the only one, written anew.
+                (entry, etag), ours = (found, False) if found is not None else ((claim.entry, None), True)
+                continue
+            return entry.run_id if entry.run_id != run_id else None
 
     def record_failure(self, claim: Claim, error: dict[str, Any], *, retryable: bool) -> str:
         """`released` when another delivery may retry, else `failed`; returns the entry's state afterwards.
@@ -246,10 +291,20 @@ class Ledger:
         Written only if the record is still this claim's (`If-Match`): when the lease ran out and another
         invocation took the entry over (and perhaps submitted it), its record stands, and its state is returned.
         """
+        return self._record_outcome(claim, error, RELEASED if retryable else FAILED)
+
+    def record_uncertain(self, claim: Claim, error: dict[str, Any], attempted_at: datetime, *,
+                         final: bool = False) -> str:
+        """The service may have started the run: the next claim looks it up first (see `claim`); `final`:
+        no later delivery will (an operator's replay, a kind without a lookup), so it is `failed`, flagged."""
+        claim.entry.uncertain_at = iso(attempted_at)
+        return self._record_outcome(claim, dict(error, ambiguous=True), FAILED if final else UNCERTAIN)
+
+    def _record_outcome(self, claim: Claim, error: dict[str, Any], state: str) -> str:
         entry = claim.entry
-        exhausted = entry.attempts >= self.max_attempts
-        entry.state = RELEASED if retryable and not exhausted else FAILED
-        entry.error = dict(error, out_of_attempts=True) if retryable and exhausted else error
+        exhausted = state != FAILED and entry.attempts >= self.max_attempts
+        entry.state = FAILED if exhausted else state
+        entry.error = dict(error, out_of_attempts=True) if exhausted else error
         entry.lease_until = None
         try:
             self._write(entry, if_match=claim.record_etag)
@@ -266,5 +321,7 @@ class Ledger:
         current, record_etag = found
         if current.state != FAILED:
             return Refusal(current.state, current)
+        if current.uncertain_at is None and (current.error or {}).get("ambiguous"):  # recorded before run keys
+            current.uncertain_at = current.updated_at
         current.replays += 1
         return self._take_over(current, record_etag, None, utc_now())

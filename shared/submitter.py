@@ -1,10 +1,15 @@
 """Sends a built request to its pipeline service: token, timeouts, retries, typed errors.
 
-Retry policy (`../shared/reference/pipeline-apis.md` §5): 408/429/500/502/503/504 and failures to
-connect are retried with exponential backoff and jitter, honouring `Retry-After`; a 401 gets one fresh
-token; other statuses are permanent. The services have no idempotency key, so a request that may have
-reached the service (read timeout, connection dropped after sending) is *not* retried: it is reported
-as `ambiguous` and left for an operator to check and replay, rather than risking a second run.
+Retry policy (docs/services.md, "Retry conventions and uncertain outcomes"): only answers that mean the
+service did not act on the request (408, 429, 503, with or without `Retry-After`) and failures to connect
+are retried blindly, with exponential backoff and jitter, honouring `Retry-After`; a 401 gets one fresh
+token; other 4xx are permanent. A 500/502/504 may come *after* the service created the run, and a read
+timeout, a connection dropped after sending or a cut-off answer leave it unknown: these are uncertain
+outcomes (`ambiguous`), never re-sent, because most services have no idempotency key. Only a request
+marked `idempotent` (the service dedupes it by its run key, or it is a read) is re-sent after one.
+
+The submitter never looks at the target kind: it hands back the service's whole answer, and the caller
+(which knows the kind) reads the run id from it.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from urllib3.exceptions import NewConnectionError
 from .credentials import TokenProvider
 from .endpoints import endpoint_problem
 from .settings import float_setting
-from .targets import PipelineRequest, ServiceAnswer, target_kind
+from .targets import PipelineRequest, ServiceAnswer
 
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+NOT_PROCESSED_STATUSES = frozenset({408, 429, 503})  # the service says it did not act on the request
+UNCERTAIN_STATUSES = frozenset({500, 502, 504})  # a gateway or server error, possibly after the run was created
 _BEARER = re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+")
 CORRELATION_HEADERS = ("x-ms-request-id", "x-ms-correlation-request-id", "x-request-id", "x-ms-client-request-id")
 
@@ -56,6 +62,16 @@ class RetryPolicy:
             read_timeout=float_setting("PIPELINE_READ_TIMEOUT_SECONDS", 60.0),
         )
 
+    def timeouts_before(self, deadline: float | None) -> tuple[float, float] | None:
+        """(connect, read) timeouts for one more attempt, cut to what is left before `deadline`; None when
+        too little is left to try (an attempt cut shorter than a second would mostly end uncertain)."""
+        if deadline is None:
+            return self.connect_timeout, self.read_timeout
+        left = deadline - time.monotonic()
+        if left < 1.0:
+            return None
+        return min(self.connect_timeout, left), min(self.read_timeout, left)
+
     def backoff(self, attempt: int) -> float:
         """Full jitter: spreads retries from many blobs so they do not hit the service in step."""
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
@@ -72,6 +88,7 @@ class SubmitError(Exception):
     transient: bool = False
     ambiguous: bool = False
     attempts: int = 1
+    answer: ServiceAnswer | None = field(default=None, repr=False, compare=False)  # the refusal, for the kind
 
     def __str__(self) -> str:
         status = f"HTTP {self.status}" if self.status is not None else "no response"
@@ -92,11 +109,17 @@ class SubmitError(Exception):
 
 @dataclass(frozen=True)
 class SubmitResult:
-    run_id: str | None
-    status: int
+    answer: ServiceAnswer
     attempts: int
     latency: float
-    response: Any
+
+    @property
+    def status(self) -> int:
+        return self.answer.status
+
+    @property
+    def response(self) -> Any:
+        return self.answer.body
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -194,33 +217,43 @@ class Submitter:
         """The given policy, else the app settings' (read per call: cheap, and tests change them)."""
         return self.fixed_policy or RetryPolicy.from_settings()
 
-    def submit(self, request: PipelineRequest) -> SubmitResult:
+    def submit(self, request: PipelineRequest, deadline: float | None = None) -> SubmitResult:
+        """Send `request`, retrying what is safe to retry; `deadline` (a `time.monotonic()` value) bounds the
+        whole submission, timeouts included, for a caller that must answer in time (the event path)."""
         if problem := endpoint_problem(request.url):
             raise SubmitError(f"refusing to send: endpoint {problem}", code="InsecureEndpoint")
         started = time.monotonic()
         policy = self.policy
         attempt, refreshed = 0, False
+        last: SubmitError | None = None
         while True:
+            timeouts = policy.timeouts_before(deadline)
+            if timeouts is None:  # no time left for another attempt: nothing more is sent
+                raise last or SubmitError("no time left to send the request before the caller's deadline",
+                                          code="DeadlineReached", transient=True)
             attempt += 1
             try:
-                return self._attempt(request, attempt, started, policy)
+                return self._attempt(request, attempt, started, timeouts)
             except _Retry as retry:
                 if retry.refresh_token and not refreshed:
                     refreshed = True
                     self.tokens.forget(request.client_id)
                     continue
-                error = retry.error
-                error.attempts = attempt
+                last = retry.error
+                last.attempts = attempt
                 elapsed = time.monotonic() - started
                 delay = retry.delay if retry.delay is not None else policy.backoff(attempt)
-                if retry.refresh_token or attempt >= policy.max_attempts or elapsed + delay > policy.budget:
-                    raise error from None
+                past_deadline = deadline is not None and time.monotonic() + delay >= deadline
+                if retry.refresh_token or attempt >= policy.max_attempts or elapsed + delay > policy.budget \
+                        or past_deadline:
+                    raise last from None
                 self.sleep(delay)
 
     def call(self, request: PipelineRequest) -> Any:
         """A request that starts no run (reading or setting a pipeline's status): the same token, timeouts,
-        retries, credential reset and typed errors as `submit`; returns the JSON answer (None if it has none)."""
-        return self.submit(request).response
+        retries, credential reset and typed errors as `submit`; returns the JSON answer (None if it has none).
+        Re-sending it is safe, so an uncertain outcome is retried like a transient one."""
+        return self.submit(dataclasses.replace(request, idempotent=True)).response
 
     def _token(self, scope: str, client_id: str | None) -> str:
         try:
@@ -233,7 +266,8 @@ class Submitter:
             raise _Retry(SubmitError(f"could not get a token for {scope}: {reason}",
                                      code="TokenUnavailable", transient=True)) from None
 
-    def _attempt(self, request: PipelineRequest, attempt: int, started: float, policy: RetryPolicy) -> SubmitResult:
+    def _attempt(self, request: PipelineRequest, attempt: int, started: float,
+                 timeouts: tuple[float, float]) -> SubmitResult:
         token = self._token(request.scope, request.client_id)
         extra = {name: self._token(scope, request.client_id) for name, scope in request.token_headers.items()}
         headers = {**request.headers, **extra, "Authorization": f"Bearer {token}"}
@@ -243,56 +277,56 @@ class Submitter:
                 request.url,
                 data=None if request.body is None else json.dumps(request.body).encode("utf-8"),
                 headers=headers,
-                timeout=(policy.connect_timeout, policy.read_timeout),
+                timeout=timeouts,
             )
         except requests.ConnectionError as error:
             if connection_never_made(error):
                 raise _Retry(SubmitError(f"could not connect to the endpoint: {type(error).__name__}",
                                          code="ConnectionFailed", transient=True)) from None
-            raise SubmitError(
-                "the connection failed after the request was sent; the service may have started the run, "
-                "so it is not retried automatically: check for the run before replaying",
-                code="AmbiguousConnectionError", ambiguous=True, attempts=attempt) from None
+            raise uncertain(request, SubmitError(
+                f"the connection failed after the request was sent; {MAY_EXIST}",
+                code="AmbiguousConnectionError", ambiguous=True, attempts=attempt)) from None
         except requests.Timeout:
-            raise SubmitError(
-                f"no response within {policy.read_timeout:g}s after the request was sent; the service may "
-                "have started the run, so it is not retried automatically: check for the run before replaying",
-                code="ReadTimeout", ambiguous=True, attempts=attempt) from None
+            raise uncertain(request, SubmitError(
+                f"no response within {timeouts[1]:g}s after the request was sent; {MAY_EXIST}",
+                code="ReadTimeout", ambiguous=True, attempts=attempt)) from None
         except requests.RequestException as error:
             if isinstance(error, ValueError):  # InvalidURL, InvalidHeader, ...: refused before anything was sent
                 raise SubmitError(f"the request could not be sent: {type(error).__name__}",
                                   code="InvalidRequest", attempts=attempt) from None
             # e.g. ChunkedEncodingError: the answer (perhaps a 200 for a new run) broke off while being read
-            raise SubmitError(
-                f"the response could not be read ({type(error).__name__}); the service may have started the run, "
-                "so it is not retried automatically: check for the run before replaying",
-                code="AmbiguousResponse", ambiguous=True, attempts=attempt) from None
+            raise uncertain(request, SubmitError(
+                f"the response could not be read ({type(error).__name__}); {MAY_EXIST}",
+                code="AmbiguousResponse", ambiguous=True, attempts=attempt)) from None
         try:
             payload = response.json()
         except ValueError:
             payload = None
         answer = ServiceAnswer(response.status_code, response.headers, payload)
-        kind = target_kind(request.kind)
         if 200 <= response.status_code < 300:
-            return SubmitResult(
-                run_id=kind.run_id(answer),
-                status=response.status_code,
-                attempts=attempt,
-                latency=time.monotonic() - started,
-                response=payload,
-            )
-        if kind.existing_run is not None and (existing := kind.existing_run(request, answer)) is not None:
-            found = self.submit(existing)  # the run exists: read it (a refusal of this read is an error)
-            return dataclasses.replace(found, attempts=attempt + found.attempts, latency=time.monotonic() - started)
+            return SubmitResult(answer, attempt, time.monotonic() - started)
         code, message, correlation = service_error(response, token, *extra.values())
-        transient = response.status_code in TRANSIENT_STATUSES
-        error = SubmitError(message, status=response.status_code, code=code, correlation=correlation,
-                            transient=transient, attempts=attempt)
-        if response.status_code == 401:
+        status = response.status_code
+        if status in UNCERTAIN_STATUSES:
+            raise uncertain(request, SubmitError(
+                f"{message} (an HTTP {status} can follow the run's creation; {MAY_EXIST})", status=status,
+                code=code, correlation=correlation, ambiguous=True, attempts=attempt, answer=answer)) from None
+        transient = status in NOT_PROCESSED_STATUSES
+        error = SubmitError(message, status=status, code=code, correlation=correlation, transient=transient,
+                            attempts=attempt, answer=answer)
+        if status == 401:
             raise _Retry(error, refresh_token=True)
         if transient:
             raise _Retry(error, delay=retry_after_seconds(response.headers.get("Retry-After")))
         raise error
+
+
+MAY_EXIST = "the service may have started the run, so the request is not re-sent blindly"
+
+
+def uncertain(request: PipelineRequest, error: SubmitError) -> Exception:
+    """An outcome the service may have acted on: re-sent only when re-sending cannot start a second run."""
+    return _Retry(error) if request.idempotent else error
 
 
 class _Retry(Exception):

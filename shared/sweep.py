@@ -130,9 +130,9 @@ class InFlightLimit:
         self.submitter = submitter
         self.gate = threading.BoundedSemaphore(limit)
 
-    def submit(self, request: PipelineRequest) -> SubmitResult:
+    def submit(self, request: PipelineRequest, deadline: float | None = None) -> SubmitResult:
         with self.gate:
-            return self.submitter.submit(request)
+            return self.submitter.submit(request, deadline)
 
 
 class BoundedSubmitter:

@@ -57,6 +57,7 @@ SETTINGS = {
     "PIPELINE_RETRY_BUDGET_SECONDS": "1.5",
     "PIPELINE_MAX_ATTEMPTS": "3",
     "PIPELINE_SWEEP_CONCURRENCY": "4",
+    "PIPELINE_LOOKUP_DELAY_SECONDS": "0.5",
 }
 # cumulative shares of pipeline requests that get each fault
 SERVICE_FAULTS: list[tuple[float, str, Fault]] = [
@@ -66,7 +67,7 @@ SERVICE_FAULTS: list[tuple[float, str, Fault]] = [
     (0.16, "503", Fault(status=503)),
     (0.18, "dropped", Fault(drop=True)),
     (0.20, "stalled, no run", Fault(stall=READ_TIMEOUT * 2, status=503)),  # its answer comes too late
-    (0.22, "accepted then stalled", Fault(stall=READ_TIMEOUT * 2, accept_before_stall=True)),
+    (0.22, "accepted then stalled", Fault(stall=READ_TIMEOUT * 2, create_run=True)),
 ]
 CRASH_SHARES = {"after_claim": 0.04, "in_submit": 0.02, "before_record": 0.03}
 
@@ -94,7 +95,9 @@ class Chaos:
         return random.Random(f"{self.seed}:{kind}:{blob}:{nth}").random()
 
     def service_fault(self, request: Request) -> Fault | None:
-        blob = relative_path(request.json()) or ""
+        blob = relative_path(request.json()) if request.raw_body else None
+        if blob is None:  # a lookup
+            return None
         chance = self.roll("service", blob)
         for share, label, fault in SERVICE_FAULTS:
             if self.active and chance < share:
@@ -118,19 +121,21 @@ def chaos(monkeypatch: pytest.MonkeyPatch, standin: PipelineStandIn) -> Iterator
     state = Chaos(SEED)
     real_claim, real_submit, real_record = Ledger.claim, Submitter.submit, Ledger.record_submitted
 
-    def claim(self: Ledger, trigger: str, firing: Firing, request: dict[str, Any] | None) -> Claim | Refusal:
-        result = real_claim(self, trigger, firing, request)
+    def claim(self: Ledger, trigger: str, firing: Firing, request: dict[str, Any] | None,
+              lookup_delay: float = 0.0) -> Claim | Refusal:
+        result = real_claim(self, trigger, firing, request, lookup_delay)
         if isinstance(result, Claim):
             state.crash("after_claim", str(firing.describe()["blob"]))
         return result
 
-    def submit(self: Submitter, request: PipelineRequest) -> SubmitResult:
-        state.crash("in_submit", relative_path(request.body) or "")
-        return real_submit(self, request)
+    def submit(self: Submitter, request: PipelineRequest, deadline: float | None = None) -> SubmitResult:
+        if request.method == "POST" and relative_path(request.body):
+            state.crash("in_submit", relative_path(request.body) or "")
+        return real_submit(self, request, deadline)
 
-    def record_submitted(self: Ledger, claim: Claim, run_id: str | None) -> None:
+    def record_submitted(self: Ledger, claim: Claim, run_id: str | None, **options: Any) -> str | None:
         state.crash("before_record", str(claim.entry.firing["blob"]))
-        real_record(self, claim, run_id)
+        return real_record(self, claim, run_id, **options)
 
     monkeypatch.setattr(Ledger, "claim", claim)
     monkeypatch.setattr(Submitter, "submit", submit)

@@ -304,7 +304,9 @@ def test_dry_run_of_a_schedule_shows_its_next_slot(cli: Callable[..., Result], s
     assert result.code == 0
     request = json.loads(result.out)
     assert request["method"] == "POST" and request["url"] == standin.published_pipeline_url()
-    assert request["body"] == {"ExperimentName": "nightly", "ParameterAssignments": {}, "RunSource": "SDK"}
+    key = request["run_key"]
+    assert request["body"] == {"ExperimentName": "nightly", "ParameterAssignments": {}, "RunSource": "SDK",
+                               "tags": {"bridge_run_key": key}, "Properties": {"bridge_run_key": key}}
     assert request["firing"]["slot"].endswith("T02:00:00Z")
     assert "Authorization" not in request["headers"]
     assert standin.requests == []

@@ -147,8 +147,9 @@ def test_the_same_token_returns_the_same_run(bridge_env: dict[str, str], standin
     other = KIND.build(target_of(watch(job(endpoint=standin.databricks.workspace_url()))), BLOB, RUN_KEY[:-1] + "8")
     first, again, different = submitter.submit(request), submitter.submit(request), submitter.submit(other)
 
-    assert first.run_id == again.run_id != different.run_id
-    assert [run.run_id for run in standin.runs] == [first.run_id, different.run_id]
+    first_id, again_id, different_id = (KIND.run_id(result.answer) for result in (first, again, different))
+    assert first_id == again_id != different_id
+    assert [run.run_id for run in standin.runs] == [first_id, different_id]
 
 
 def test_an_unknown_job_is_recorded_failed_with_the_databricks_error(

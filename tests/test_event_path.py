@@ -18,6 +18,7 @@ from shared.config import ConfigError
 from shared.event_path import RetryLaterError
 from shared.events import BLOB_CREATED, Unusable, read_event
 from shared.ledger import FAILED, SUBMITTED, Ledger
+from shared.run_keys import run_key_for
 from shared.runtime import current_runtime
 from shared.sweep import sweep_trigger
 from tests.support.azurite import ACCOUNT, SECOND_ACCOUNT, Azurite
@@ -56,6 +57,8 @@ def test_top_level_blob_becomes_one_run_with_the_documented_body(
 
     assert len(standin.runs) == 1
     request = standin.requests[0]
+    [entry] = list(Ledger.from_settings().entries())
+    run_key = run_key_for(entry.key)
     assert request.body == {
         "ExperimentName": "exp-landing",
         "ParameterAssignments": {"input_string": "sample_string3", "threshold": "0.5"},
@@ -63,6 +66,7 @@ def test_top_level_blob_becomes_one_run_with_the_documented_body(
             "input_datapath": {"DataStoreName": "workspaceblobstore", "RelativePath": "2026-11-25.csv"}
         },
         "RunSource": "SDK",
+        "tags": {"bridge_run_key": run_key}, "Properties": {"bridge_run_key": run_key},
     }
     assert request.token_resource == "https://management.azure.com"
     assert request.headers["content-type"] == "application/json"
@@ -265,7 +269,7 @@ def test_transient_failure_that_outlasts_retries_raises_and_the_retry_succeeds(
 ) -> None:
     monkeypatch.setenv("PIPELINE_MAX_ATTEMPTS", "2")
     set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
-    standin.fail_next(500, times=2)
+    standin.fail_next(503, times=2)
     event = blob_created_event(upload(container, "x.csv"))
     with pytest.raises(RetryLaterError):
         blob_function.invoke(event)

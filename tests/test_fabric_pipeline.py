@@ -127,7 +127,7 @@ def test_429_retry_after_is_honoured(bridge_env: dict[str, str], standin: Pipeli
                                          RUN_KEY))
 
     assert sleeps == [7.0]
-    assert (result.status, result.attempts, result.run_id) == (202, 2, standin.runs[0].run_id)
+    assert (result.status, result.attempts, KIND.run_id(result.answer)) == (202, 2, standin.runs[0].run_id)
 
 
 def test_a_missing_item_is_recorded_failed_with_the_fabric_error(

@@ -12,7 +12,6 @@ import contextlib
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,7 +21,7 @@ from azure.storage.blob import BlobClient, ContainerClient
 
 from shared import submitter as submitter_module
 from shared.event_path import RetryLaterError
-from shared.ledger import FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry
+from shared.ledger import RELEASED, SUBMITTED, UNCERTAIN, Ledger, LedgerEntry
 from tests.support.azurite import ACCOUNT, Azurite
 from tests.support.fault_proxy import FaultProxy
 from tests.support.host import FunctionApp, blob_created_event, load_function, timer_payload
@@ -169,14 +168,16 @@ def test_long_503_spell_raises_after_bounded_retries_without_submitting(
     assert len(standin.runs) == 1
 
 
-def test_ledger_lost_right_after_the_post_is_the_documented_duplicate_window(
+def test_ledger_lost_right_after_the_post_is_resolved_by_the_run_key_lookup(
     blob_function: FunctionApp, landing: ContainerClient, ledger_proxy: FaultProxy, standin: PipelineStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The service has no idempotency key: a run accepted but not recorded is submitted again once the
-    claim's lease runs out. The `unrecorded` error line is what lets an operator pair the two runs."""
+    """A run accepted but not recorded: once the claim's lease runs out, the next delivery takes the entry
+    over, finds the run by its run key and records it; nothing is POSTed again. The `unrecorded` error line
+    names the run meanwhile."""
     for name, value in {"PIPELINE_CLAIM_LEASE_SECONDS": "1.5", "PIPELINE_RETRY_BUDGET_SECONDS": "0.3",
-                        "PIPELINE_CONNECT_TIMEOUT_SECONDS": "0.5", "PIPELINE_READ_TIMEOUT_SECONDS": "0.5"}.items():
+                        "PIPELINE_CONNECT_TIMEOUT_SECONDS": "0.5", "PIPELINE_READ_TIMEOUT_SECONDS": "0.5",
+                        "PIPELINE_LOOKUP_DELAY_SECONDS": "1"}.items():
         monkeypatch.setenv(name, value)
     event = blob_created_event(new_blob(landing))
     standin.fault_hook = lambda request: ledger_proxy.fail_next(503, times=50)  # storage fails as the run starts
@@ -189,34 +190,36 @@ def test_ledger_lost_right_after_the_post_is_the_documented_duplicate_window(
 
     standin.fault_hook = None
     ledger_proxy.clear()
-    with pytest.raises(RetryLaterError, match="in_progress"):  # the claim still protects the blob ...
-        blob_function.invoke(event)
-    assert len(standin.requests) == 1
-    time.sleep(1.6)  # ... until its lease runs out
-    blob_function.invoke(event)
-    assert len(standin.runs) == 2
+    with all_logs() as records:
+        blob_function.invoke(event)  # waits for the dead claim's lease, takes over, looks the run up
+    assert len(standin.runs) == 1 and len(standin.lookups()) == 1
     entry = only_entry()
-    assert entry.state == SUBMITTED and entry.run_id == standin.runs[1].run_id and entry.attempts == 2
+    assert (entry.state, entry.run_id, entry.resolved_by, entry.attempts) == (SUBMITTED, first.run_id, "lookup", 2)
+    assert any("event=resolved" in r.getMessage() and first.run_id in r.getMessage() for r in records)
 
 
 # -- the pipeline service's response -------------------------------------------------------------
-def test_response_cut_off_after_the_run_was_accepted_is_recorded_ambiguous_not_retried(
-    blob_function: FunctionApp, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+def test_response_cut_off_after_the_run_was_accepted_is_uncertain_then_found_by_its_run_key(
+    blob_function: FunctionApp, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("PIPELINE_LOOKUP_DELAY_SECONDS", "0")
     proxy = FaultProxy(standin.base_url).start()
     try:
         set_triggers([watch_trigger("landing", container.container_name,
                                     proxy.url(standin.published_pipeline_url()))])
         proxy.truncate_next()
         event = blob_created_event(new_blob(container))
-        blob_function.invoke(event)  # acknowledged: a redelivery cannot tell whether the run started
+        with pytest.raises(RetryLaterError, match="retry"):  # uncertain: Event Grid delivers it again
+            blob_function.invoke(event)
+        assert only_entry().state == UNCERTAIN
+        assert only_entry().error["ambiguous"] is True and "may have started the run" in only_entry().error["message"]
         blob_function.invoke(event)
     finally:
         proxy.stop()
-    assert len(standin.requests) == 1 and len(standin.runs) == 1
+    assert len(standin.runs) == 1 and len(standin.requests) == 2  # the POST, then one lookup
     entry = only_entry()
-    assert entry.state == FAILED
-    assert entry.error["ambiguous"] is True and "may have started the run" in entry.error["message"]
+    assert (entry.state, entry.run_id, entry.resolved_by) == (SUBMITTED, standin.runs[0].run_id, "lookup")
 
 
 # -- the identity endpoint -----------------------------------------------------------------------

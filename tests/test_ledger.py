@@ -21,6 +21,7 @@ from shared.ledger import (
     RELEASED,
     RUNS_PREFIX,
     SUBMITTED,
+    UNCERTAIN,
     Claim,
     Ledger,
     LedgerEntry,
@@ -328,3 +329,71 @@ def test_entry_round_trips_and_ignores_unknown_fields() -> None:
     data = json.loads(entry.to_bytes())
     data["added_by_a_newer_version"] = True
     assert LedgerEntry.from_bytes(json.dumps(data).encode()) == entry
+
+
+def test_a_stale_claimant_that_also_started_a_run_keeps_both_run_ids(make_ledger: Callable[..., Ledger]) -> None:
+    """A's lease runs out mid-submission; B takes over and records its run; A's run is recorded beside it,
+    never over it (issue #12, defect 7)."""
+    ledger = make_ledger(lease_seconds=0.2)
+    firing = blob()
+    stale = claimed(ledger.claim("landing", firing, REQUEST))
+    time.sleep(0.3)
+    fresh = claimed(ledger.claim("landing", firing, REQUEST))
+    assert ledger.record_submitted(fresh, "run-by-b") is None
+
+    kept = ledger.record_submitted(stale, "run-by-a")
+
+    entry = stored(ledger, fresh.entry)
+    assert kept == "run-by-b"
+    assert (entry.state, entry.run_id) == (SUBMITTED, "run-by-b")
+    assert [(r["run_id"], r["claim_id"]) for r in entry.other_run_ids] == [("run-by-a", stale.entry.claim_id)]
+    assert ledger.record_submitted(stale, "run-by-a") == "run-by-b"  # said again: still kept once
+    assert len(stored(ledger, fresh.entry).other_run_ids) == 1
+
+
+def test_a_stale_claimant_records_its_run_over_an_unsettled_takeover(make_ledger: Callable[..., Ledger]) -> None:
+    """B took over but has recorded nothing yet: A's run is the one that exists, so it is recorded."""
+    ledger = make_ledger(lease_seconds=0.2)
+    firing = blob()
+    stale = claimed(ledger.claim("landing", firing, REQUEST))
+    time.sleep(0.3)
+    live = claimed(make_ledger(lease_seconds=30).claim("landing", firing, REQUEST))
+
+    assert ledger.record_submitted(stale, "run-by-a") is None
+
+    entry = stored(ledger, live.entry)
+    assert (entry.state, entry.run_id) == (SUBMITTED, "run-by-a")
+    assert entry.history[-1]["state"] == CLAIMED
+    assert ledger.record_submitted(live, "run-by-b") == "run-by-a"  # B's late run is kept beside it
+    assert [r["run_id"] for r in stored(ledger, live.entry).other_run_ids] == ["run-by-b"]
+
+
+def test_an_uncertain_entry_waits_for_the_lookup_delay_before_it_is_taken_over(
+    make_ledger: Callable[..., Ledger],
+) -> None:
+    ledger = make_ledger()
+    firing = blob()
+    first = claimed(ledger.claim("landing", firing, REQUEST))
+    assert ledger.record_uncertain(first, {"code": "ReadTimeout"}, datetime.now(UTC)) == UNCERTAIN
+
+    waiting = refused(ledger.claim("landing", firing, REQUEST, lookup_delay=60), UNCERTAIN)
+    assert waiting.entry.attempts == 1 and stored(ledger, first.entry).state == UNCERTAIN
+    second = claimed(ledger.claim("landing", firing, REQUEST, lookup_delay=0))
+
+    assert second.uncertain and second.entry.attempts == 2
+    assert second.entry.error is not None and second.entry.error["ambiguous"] is True
+
+
+def test_an_expired_claim_is_uncertain_when_taken_over(make_ledger: Callable[..., Ledger]) -> None:
+    """Its invocation may have died after the POST: the takeover must look the run up first."""
+    ledger = make_ledger(lease_seconds=0.2)
+    firing = blob()
+    first = claimed(ledger.claim("landing", firing, REQUEST))
+    assert not first.uncertain
+    time.sleep(0.3)
+    refused(ledger.claim("landing", firing, REQUEST, lookup_delay=60), UNCERTAIN)
+
+    second = claimed(ledger.claim("landing", firing, REQUEST, lookup_delay=0.1))
+
+    assert second.taken_over and second.uncertain
+    assert second.entry.uncertain_at == first.entry.claimed_at

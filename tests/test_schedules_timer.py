@@ -44,8 +44,10 @@ def test_recurrence_without_start_time_runs_on_the_first_tick_through_main(
 
     assert slots_fired(standin) == 1
     body = standin.requests[0].body
+    key = body["Properties"]["bridge_run_key"]
+    assert key.startswith("pb-")
     assert body == {"ExperimentName": "nightly", "ParameterAssignments": {"mode": "full", "limit": "10"},
-                    "RunSource": "SDK"}
+                    "RunSource": "SDK", "tags": {"bridge_run_key": key}, "Properties": {"bridge_run_key": key}}
 
 
 def test_each_slot_fires_once_across_early_late_and_duplicate_ticks(

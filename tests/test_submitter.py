@@ -1,9 +1,11 @@
 """The submitter against the real azure-identity (talking to the local managed-identity endpoint) and
-the pipeline stand-in: run ids, the retry rules of reference/pipeline-apis.md §5, ambiguity, and that
-the bearer token never leaves the request."""
+the pipeline stand-in: answers, the retry rules of docs/services.md ("Retry conventions and uncertain
+outcomes"), uncertain outcomes that are never re-sent blindly, deadlines, and that the bearer token never
+leaves the request."""
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import json
 import logging
@@ -21,18 +23,20 @@ from azure.storage.blob import ContainerClient
 
 from shared.config import parse_config
 from shared.credentials import TokenProvider
-from shared.dispatch import Outcome, build_request, fire
+from shared.dispatch import Outcome, build_request, fire, submit_claimed
 from shared.firing import BlobVersion
-from shared.ledger import Ledger
+from shared.ledger import UNCERTAIN, Claim, Ledger
 from shared.submitter import (
     RetryPolicy,
     SubmitError,
+    SubmitResult,
     Submitter,
     connection_never_made,
     redact,
     retry_after_seconds,
 )
 from shared.targets import PipelineRequest
+from shared.targets.published_pipeline import run_id
 from shared.targets.spec import SCOPE_MANAGEMENT
 from tests.support.http_server import Request
 from tests.support.identity import IdentityEndpoint
@@ -103,10 +107,15 @@ def wait_for(condition: Callable[[], bool], timeout: float = 3.0) -> bool:
     return True
 
 
-def submit_error(submitter: Submitter, request: PipelineRequest) -> SubmitError:
+def submit_error(submitter: Submitter, request: PipelineRequest, deadline: float | None = None) -> SubmitError:
     with pytest.raises(SubmitError) as raised:
-        submitter.submit(request)
+        submitter.submit(request, **({} if deadline is None else {"deadline": deadline}))
     return raised.value
+
+
+def run_id_of(result: SubmitResult) -> str | None:
+    """The submitter hands back the whole answer; the kind (here an AML v1 one) reads the run id."""
+    return run_id(result.answer)
 
 
 # --- success ---------------------------------------------------------------------------------------------
@@ -125,7 +134,7 @@ def test_success_returns_the_run_id_from_a_built_request(submitter: Submitter, s
     result = submitter.submit(request)
 
     [run] = standin.runs
-    assert result.run_id == run.run_id
+    assert run_id_of(result) == run.run_id
     assert result.status == 200 and result.attempts == 1 and result.latency >= 0
     assert result.response["PipelineId"] == "pp-9"
     [recorded] = standin.requests
@@ -137,7 +146,7 @@ def test_success_returns_the_run_id_from_a_built_request(submitter: Submitter, s
 
 def test_token_is_cached_across_submissions(submitter: Submitter, request_: PipelineRequest,
                                             standin: PipelineStandIn, identity_calls: Callable[[], int]) -> None:
-    run_ids = {submitter.submit(request_).run_id for _ in range(12)}
+    run_ids = {run_id_of(submitter.submit(request_)) for _ in range(12)}
     assert len(run_ids) == 12 and None not in run_ids
     assert len(standin.runs) == 12
     assert identity_calls() == 1
@@ -150,7 +159,7 @@ def test_concurrent_submissions_share_the_submitter(submitter: Submitter, reques
 
     def one() -> None:
         try:
-            results.append(submitter.submit(request_).run_id)
+            results.append(run_id_of(submitter.submit(request_)))
         except BaseException as error:  # collected: a thread's failure must fail the test
             errors.append(error)
 
@@ -172,7 +181,7 @@ def test_429_honours_retry_after_seconds(submitter: Submitter, request_: Pipelin
     standin.fail_next(429, retry_after="2")
     result = submitter.submit(request_)
     assert sleeps == [2.0]
-    assert result.attempts == 2 and result.run_id == standin.runs[0].run_id
+    assert result.attempts == 2 and run_id_of(result) == standin.runs[0].run_id
     assert len(standin.requests) == 2
 
 
@@ -181,7 +190,7 @@ def test_429_honours_retry_after_http_date(make_submitter: Callable[..., Submitt
     submitter = make_submitter(RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, budget=100.0))
     standin.fail_next(429, retry_after=email.utils.formatdate(time.time() + 30, usegmt=True))
     result = submitter.submit(request_)
-    assert result.run_id is not None
+    assert run_id_of(result) is not None
     [delay] = sleeps
     assert 28.0 <= delay <= 31.0
 
@@ -198,8 +207,8 @@ def test_retry_after_beyond_the_budget_gives_up_without_sleeping(
     assert standin.runs == []
 
 
-@pytest.mark.parametrize("status", [408, 500, 502, 503, 504, 429])
-def test_transient_statuses_retried_with_capped_exponential_backoff(
+@pytest.mark.parametrize("status", [408, 503, 429])
+def test_not_processed_statuses_retried_with_capped_exponential_backoff(
     make_submitter: Callable[..., Submitter], request_: PipelineRequest, standin: PipelineStandIn, sleeps: Sleeps,
     status: int,
 ) -> None:
@@ -286,7 +295,7 @@ def test_connection_refused_then_service_comes_up(submitter: Submitter, standin:
         result = submitter.submit(aml_request(f"http://127.0.0.1:{port}/pipelines/x"))
     finally:
         server.close()
-    assert result.run_id == "run-after-outage"
+    assert run_id_of(result) == "run-after-outage"
     assert result.attempts == 3 and len(sleeps) == 2 and len(accepted) == 1
 
 
@@ -325,7 +334,7 @@ def test_401_gets_one_fresh_token_then_succeeds(submitter: Submitter, request_: 
     result = submitter.submit(request_)
 
     assert identity_calls() == 2  # the identity endpoint was asked again, once
-    assert result.run_id == standin.runs[-1].run_id and len(standin.runs) == 2
+    assert run_id_of(result) == standin.runs[-1].run_id and len(standin.runs) == 2
     assert result.attempts == 2
     assert [r.token_resource for r in standin.requests] == ["https://management.azure.com", None,
                                                             "https://management.azure.com"]
@@ -354,24 +363,81 @@ def test_wrong_audience_token_is_refused_as_401(submitter: Submitter, standin: P
 # --- ambiguous outcomes: never retried -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("accepted", [False, True], ids=["accepts-after-the-stall", "accepts-then-stalls"])
+@pytest.mark.parametrize("created", [False, True], ids=["creates-after-the-stall", "creates-then-stalls"])
 def test_stall_past_read_timeout_is_ambiguous_and_not_retried(
     make_submitter: Callable[..., Submitter], request_: PipelineRequest, standin: PipelineStandIn, sleeps: Sleeps,
-    accepted: bool,
+    created: bool,
 ) -> None:
     policy = RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=0.02, connect_timeout=1.0, read_timeout=0.2)
-    standin.stall_next(0.5, accept_before_stall=accepted)
+    standin.stall_next(0.5, create_run=created)
     started = time.monotonic()
     error = submit_error(make_submitter(policy), request_)
     assert time.monotonic() - started < 0.45
     assert error.ambiguous and not error.transient
     assert error.code == "ReadTimeout" and error.status is None and error.attempts == 1
-    assert "0.2s" in error.message and "check for the run" in error.message
+    assert "0.2s" in error.message and "not re-sent blindly" in error.message
     assert len(standin.requests) == 1 and sleeps == []
     # Either way the service does start the run, after the client gave up: a retry would have made two.
     assert wait_for(lambda: len(standin.runs) == 1)
     time.sleep(0.1)
     assert len(standin.runs) == 1 and len(standin.requests) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_gateway_error_after_the_run_was_created_is_uncertain_and_not_resent(
+    submitter: Submitter, request_: PipelineRequest, standin: PipelineStandIn, sleeps: Sleeps, status: int,
+) -> None:
+    """Issue #12, defect 2: the service created the run, then answered 5xx; a re-POST would make a second."""
+    standin.fail_next(status, create_run=True, message="upstream timed out")
+
+    error = submit_error(submitter, request_)
+
+    assert error.ambiguous and not error.transient and error.status == status and error.attempts == 1
+    assert "upstream timed out" in error.message and "not re-sent blindly" in error.message
+    assert len(standin.requests) == 1 and len(standin.runs) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("fault", [Fault(status=502, create_run=True), Fault(drop=True, create_run=True),
+                                   Fault(cut=True, create_run=True)], ids=["502", "dropped", "cut"])
+def test_an_idempotent_request_is_resent_after_an_uncertain_outcome(
+    submitter: Submitter, request_: PipelineRequest, standin: PipelineStandIn, sleeps: Sleeps, fault: Fault,
+) -> None:
+    """The service dedupes it by its run key (Databricks, AML v2 job names): re-sending is the resolution."""
+    standin.inject(fault)
+
+    result = submitter.submit(dataclasses.replace(request_, idempotent=True))
+
+    assert result.attempts == 2 and len(standin.requests) == 2 and len(sleeps) == 1
+    assert run_id_of(result) == standin.runs[-1].run_id
+
+
+def test_a_response_cut_off_after_the_run_was_created_is_uncertain(
+    submitter: Submitter, request_: PipelineRequest, standin: PipelineStandIn, sleeps: Sleeps,
+) -> None:
+    standin.inject(Fault(cut=True, create_run=True))
+    error = submit_error(submitter, request_)
+    assert error.ambiguous and error.code == "AmbiguousResponse"
+    assert len(standin.requests) == 1 and len(standin.runs) == 1 and sleeps == []
+
+
+def test_a_deadline_stops_a_retry_that_would_end_after_it(
+    make_submitter: Callable[..., Submitter], request_: PipelineRequest, standin: PipelineStandIn, sleeps: Sleeps,
+) -> None:
+    """Issue #12, defect 9: the event path must answer Event Grid in time; the budget alone would wait 5 s."""
+    submitter = make_submitter(RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=0.05, budget=100.0))
+    standin.fail_next(429, times=2, retry_after="5")
+
+    error = submit_error(submitter, request_, deadline=time.monotonic() + 3)
+
+    assert error.status == 429 and error.transient and error.attempts == 1 and sleeps == []
+    assert run_id_of(submitter.submit(request_)) is not None and sleeps == [5.0]  # no deadline: waited, retried
+
+
+def test_a_deadline_too_close_for_an_attempt_sends_nothing(submitter: Submitter, request_: PipelineRequest,
+                                                           standin: PipelineStandIn) -> None:
+    error = submit_error(submitter, request_, deadline=time.monotonic() + 0.5)
+    assert error.code == "DeadlineReached" and error.transient and not error.ambiguous
+    assert standin.requests == []
 
 
 def test_connection_dropped_after_sending_is_ambiguous(submitter: Submitter, request_: PipelineRequest,
@@ -415,7 +481,7 @@ def test_response_cut_short_after_200_is_ambiguous_not_retried(
     url, received = truncating_server
     error = submit_error(submitter, aml_request(url))
     assert error.ambiguous and not error.transient
-    assert error.code == "AmbiguousResponse" and "check for the run" in error.message
+    assert error.code == "AmbiguousResponse" and "not re-sent blindly" in error.message
     assert len(received) == 1 and sleeps == []
 
 
@@ -452,7 +518,7 @@ def test_single_identity_blip_is_absorbed_by_azure_identity(submitter: Submitter
                                                             identity: IdentityEndpoint,
                                                             identity_calls: Callable[[], int]) -> None:
     identity.fail_next(500, times=1)
-    assert submitter.submit(request_).run_id is not None
+    assert run_id_of(submitter.submit(request_)) is not None
     assert identity_calls() == 2  # azure-identity retried the managed-identity request itself
 
 
@@ -477,7 +543,7 @@ def test_identity_recovers_between_attempts(make_submitter: Callable[..., Submit
                                             identity: IdentityEndpoint, sleeps: Sleeps) -> None:
     identity.fail_next(400, times=1)
     result = make_submitter().submit(request_)
-    assert result.run_id is not None and result.attempts == 2 and len(sleeps) == 1
+    assert run_id_of(result) is not None and result.attempts == 2 and len(sleeps) == 1
 
 
 @pytest.mark.slow
@@ -543,7 +609,8 @@ def test_token_never_appears_in_logs_errors_or_the_ledger(
     errors.append(raised.value)
     standin.fault_hook = None
 
-    assert outcomes == [Outcome.SUBMITTED, Outcome.FAILED, Outcome.SUBMITTED, Outcome.RETRY, Outcome.FAILED,
+    # the stall is uncertain: left for a lookup (RETRY), never re-sent
+    assert outcomes == [Outcome.SUBMITTED, Outcome.FAILED, Outcome.SUBMITTED, Outcome.RETRY, Outcome.RETRY,
                         Outcome.FAILED, Outcome.SUBMITTED]
     tokens = list(identity.issued)
     assert len(tokens) >= 3
@@ -609,3 +676,67 @@ def test_policy_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPELINE_MAX_ATTEMPTS", "many")
     with pytest.raises(ValueError, match="PIPELINE_MAX_ATTEMPTS"):
         RetryPolicy.from_settings()
+
+
+# --- what dispatch records for what the submitter reports ---------------------------------------------------
+
+
+@pytest.fixture
+def aml_trigger(standin: PipelineStandIn) -> Any:
+    [trigger] = parse_config(json.dumps([{
+        "name": "records", "watch": {"container": "uploads"},
+        "pipeline": {"endpoint": standin.published_pipeline_url(), "experiment_name": "exp",
+                     "datastore_name": "ds", "data_path_parameter_name": "input"},
+    }])).triggers
+    return trigger
+
+
+def new_blob() -> BlobVersion:
+    return BlobVersion("uploads", f"in-{uuid.uuid4().hex}.csv", f"0x{uuid.uuid4().hex[:8]}")
+
+
+class SentThenInterrupted:
+    """The POST goes out and the run is created, then the invocation is interrupted (Ctrl-C, host shutdown)."""
+
+    def __init__(self, submitter: Submitter) -> None:
+        self.submitter = submitter
+
+    def submit(self, request: PipelineRequest, deadline: float | None = None) -> SubmitResult:
+        self.submitter.submit(request, **({} if deadline is None else {"deadline": deadline}))
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_submission_is_recorded_uncertain_not_retryable(
+    submitter: Submitter, standin: PipelineStandIn, container: ContainerClient, aml_trigger: Any,
+) -> None:
+    """Issue #12, defect 6: the request may have been sent, so the entry is uncertain (looked up before any
+    resubmission), never `released` as safe to retry."""
+    ledger = Ledger(container)
+    firing = new_blob()
+
+    with pytest.raises(KeyboardInterrupt):
+        fire(aml_trigger, firing, ledger=ledger, submitter=SentThenInterrupted(submitter), source="test")
+
+    [entry] = list(ledger.entries())
+    assert entry.state == UNCERTAIN and entry.uncertain_at is not None
+    assert entry.error is not None and entry.error["code"] == "Interrupted" and entry.error["ambiguous"] is True
+    assert not entry.error["transient"] and len(standin.runs) == 1
+
+
+def test_a_stored_request_of_an_unknown_kind_is_refused_before_anything_is_sent(
+    submitter: Submitter, standin: PipelineStandIn, container: ContainerClient, aml_trigger: Any,
+) -> None:
+    """Issue #12, defect 6: a request stored by another version whose kind this one does not know must not be
+    POSTed and then fail reading the answer (the run would exist, unrecorded)."""
+    ledger = Ledger(container)
+    firing = new_blob()
+    request = dataclasses.replace(build_request(aml_trigger, firing), kind="sagemaker_pipeline")
+    claim = ledger.claim(aml_trigger.name, firing, request.to_json())
+    assert isinstance(claim, Claim)
+
+    result = submit_claimed(aml_trigger.name, firing, claim, request, ledger=ledger, submitter=submitter,
+                            source="replay", retry_later=False)
+
+    assert result.outcome is Outcome.FAILED and result.error is not None and result.error.code == "UnknownKind"
+    assert "sagemaker_pipeline" in result.error.message
+    assert standin.requests == [] and standin.runs == []

@@ -19,6 +19,7 @@ from azure.storage.blob import ContainerClient
 
 from shared.cli import main
 from shared.ledger import FAILED, SUBMITTED
+from shared.run_keys import run_key_for
 from shared.targets import target_kind
 from shared.targets.batch_endpoint import run_id as batch_run_id
 from tests.support.databricks import RESOURCE as DATABRICKS
@@ -118,7 +119,8 @@ def test_pipeline_endpoint_body_is_the_published_body_without_continue_on_step_f
         },
         "RunSource": "SDK",
         "Description": "d",
-        "tags": {"team": "ml"},
+        "tags": {"team": "ml", "bridge_run_key": RUN_KEY},
+        "Properties": {"bridge_run_key": RUN_KEY},
     }
     assert target_kind("pipeline_endpoint").run_id(answer({"Id": "run-1", "Status": {}})) == "run-1"
 
@@ -283,6 +285,11 @@ def test_loopback_http_is_accepted_for_local_development() -> None:
 
 # -- end to end: blob events ---------------------------------------------------------------------
 
+def aml_run_key_slots(run_key: str) -> dict[str, Any]:
+    """Where the AML v1 kinds put the run key without a run-key parameter."""
+    return {"tags": {"bridge_run_key": run_key}, "Properties": {"bridge_run_key": run_key}}
+
+
 def test_pipeline_endpoint_version_from_a_blob_event(
     blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
 ) -> None:
@@ -296,6 +303,7 @@ def test_pipeline_endpoint_version_from_a_blob_event(
         "ParameterAssignments": {"input_string": "abc", "threshold": "0.5"},
         "DataPathAssignments": {"input_datapath": {"DataStoreName": "workspaceblobstore", "RelativePath": "day.csv"}},
         "RunSource": "SDK",
+        **aml_run_key_slots(run_key_for(ledger_entry().key)),
     }
     entry = ledger_entry()
     assert (entry.state, entry.run_id) == (SUBMITTED, standin.runs[0].run_id)
@@ -371,8 +379,8 @@ SCHEDULED = [
     pytest.param(
         lambda s: endpoint_pipeline(endpoint=s.pipeline_endpoint_url(), version="3"),
         "/PipelineEndpointSubmit/Id/pe-1/3", {"pipelineVersion": ["3"]}, MANAGEMENT,
-        {"ExperimentName": "exp", "ParameterAssignments": {"input_string": "abc", "threshold": "0.5"},
-         "RunSource": "SDK"},
+        lambda key: {"ExperimentName": "exp", "ParameterAssignments": {"input_string": "abc", "threshold": "0.5"},
+                     "RunSource": "SDK", **aml_run_key_slots(key)},
         id="pipeline_endpoint",
     ),
     pytest.param(

@@ -4,6 +4,10 @@
 replaying at once submit once. The stored request is sent as it was, unless `--rebuild` builds it
 from the current configuration (when the fix was a configuration change). The request is prepared
 before the entry is claimed, so a request that cannot be built never strands a claim.
+
+An entry whose last attempt may have started a run (uncertain) is looked up by its run key first: a run
+found is recorded, nothing is sent. Only for kinds without a lookup does the operator have to check the
+service; the confirmation says so.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from ..firing import BlobVersion, Firing, firing_from_record
 from ..ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry, Refusal
 from ..submitter import shared_submitter
 from ..sweep import watched_container
-from ..targets import PipelineRequest
+from ..targets import TARGET_KINDS, PipelineRequest
 from .entries import MIN_PREFIX, SHORT_KEY, entries_table, error_text, subject
 from .errors import USAGE, CliError, find_trigger, ledger_storage, storage_errors
 from .parsing import add_command, add_yes_option
@@ -51,10 +55,13 @@ def run(args: argparse.Namespace) -> int:
     config = load_config() if args.rebuild else None
     requests = [prepare(entry, config) for entry in entries]
     print(entries_table(entries))
-    for entry in entries:
-        if entry.error and entry.error.get("ambiguous"):
-            print(f"warning: {entry.key[:SHORT_KEY]} failed ambiguously: check that the service did not start "
-                  "a run for it before replaying")
+    for entry, (_, request) in zip(entries, requests, strict=True):
+        if may_have_run(entry) and not TARGET_KINDS[request.kind].can_look_up(request):
+            print(f"warning: {entry.key[:SHORT_KEY]} may already have started a run, and kind {request.kind} has no "
+                  "lookup: check the service for it before replaying")
+        elif may_have_run(entry):
+            print(f"note: {entry.key[:SHORT_KEY]} may already have started a run: it is looked up by its run key "
+                  f"{request.run_key} first, and resubmitted only if not found")
     confirm(f"Replay {len(entries)} entr{'ies' if len(entries) != 1 else 'y'}"
             f"{' with requests rebuilt from the current configuration' if args.rebuild else ''}?", args.yes)
     results: list[FiringResult | Refusal] = []
@@ -85,13 +92,21 @@ def entry_by_key(ledger: Ledger, prefix: str, trigger: str | None) -> LedgerEntr
     return entry
 
 
+def may_have_run(entry: LedgerEntry) -> bool:
+    return entry.uncertain_at is not None or bool(entry.error and entry.error.get("ambiguous"))
+
+
 def prepare(entry: LedgerEntry, config: BridgeConfig | None) -> tuple[Firing, PipelineRequest]:
     """The firing (for the decision log) and the request to send: stored, or rebuilt from `config`."""
     firing = firing_from_record(entry.firing)
     if config is None:
         if not entry.request:
             raise CliError(f"entry {entry.key[:SHORT_KEY]} holds no stored request: use --rebuild")
-        return firing, PipelineRequest.from_json(entry.request)
+        request = PipelineRequest.from_json(entry.request)
+        if request.kind not in TARGET_KINDS:
+            raise CliError(f"entry {entry.key[:SHORT_KEY]} holds a request for kind {request.kind!r}, which this "
+                           "version does not know: use --rebuild")
+        return firing, request
     trigger = find_trigger(config, entry.trigger)
     if isinstance(firing, BlobVersion) and trigger.watch is not None:
         firing = dataclasses.replace(firing, url=watched_container(trigger.watch).get_blob_client(firing.name).url)
@@ -104,7 +119,7 @@ def replay_one(ledger: Ledger, entry: LedgerEntry, firing: Firing, request: Pipe
         return claim
     claim.entry.request = request.to_json()  # what is recorded is what was sent
     return submit_claimed(entry.trigger, firing, claim, request, ledger=ledger, submitter=shared_submitter(),
-                          source="replay", retry_later=False)
+                          source="replay", retry_later=False, operator_checked=True)
 
 
 def result_text(entry: LedgerEntry, result: FiringResult | Refusal) -> str:

@@ -1,6 +1,6 @@
 """Azure ML v2 batch endpoints: a batch job posted to the endpoint's scoring URI (`https://.../jobs`).
 
-The body is what azure-ai-ml's `batch_endpoints.invoke` serializes (`BatchJobResource`, reference §3):
+The body is what azure-ai-ml's `batch_endpoints.invoke` serializes (`BatchJobResource`, docs/services.md):
 inputs under `properties.inputData` (`UriFile` with a `uri`, `Literal` with a `value`) and the
 experiment under `properties.properties.experimentName`. The changed blob becomes the `UriFile` input
 `input_name`; `parameter_assignments` become `Literal` inputs, which is all a schedule sends.
@@ -14,7 +14,7 @@ from ..firing import BlobVersion, Firing
 from ..validation import FieldReader
 from .fields import endpoint_parts, parameter_clash, reject_fields
 from .request import PipelineRequest, ServiceAnswer
-from .spec import SCOPE_MACHINE_LEARNING, PipelineTarget, TargetKind, json_request, string_field
+from .spec import SCOPE_MACHINE_LEARNING, PipelineTarget, RunKeyPlan, TargetKind, json_request, string_field
 
 NAME = "batch_endpoint"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
@@ -79,6 +79,13 @@ def run_id(answer: ServiceAnswer) -> str | None:
     return string_field(answer.body, "id", "name")
 
 
+def run_key_plan(target: PipelineTarget) -> RunKeyPlan:
+    """docs/services.md, "Azure ML v2 batch endpoints": the invoke body has no slot the service keeps."""
+    return RunKeyPlan("not attached", None, "a batch invoke has no reliable place for a client key (properties.name "
+                                            "is reported ignored, tags cannot be set): an uncertain outcome is left "
+                                            "for an operator")
+
+
 KIND = TargetKind(
     name=NAME,
     default_scope=SCOPE_MACHINE_LEARNING,
@@ -86,4 +93,5 @@ KIND = TargetKind(
     check=check,
     build=build,
     run_id=run_id,
+    run_key_plan=run_key_plan,
 )

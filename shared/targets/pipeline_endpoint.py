@@ -4,7 +4,9 @@ Without `version` the endpoint runs its default pipeline. With one, the URL is b
 builds it (docs/services.md, "Azure ML v1 pipeline endpoints"): `/{version}` appended to the path *and*
 `pipelineVersion={version}` added to the query. The SDK submits by id only (a name is resolved to its id
 first), so a `.../PipelineEndpointSubmit/Name?name=...` URL is refused with the way to find the id.
-The body is the published pipeline's, minus `ContinueRunOnStepFailure`, which the SDK never sends here.
+The body is the published pipeline's (run key included), minus `ContinueRunOnStepFailure`, which the SDK
+never sends here. Runs are looked up in run history by the `bridge_run_key` property: the endpoint has no
+run list of its own to match a parameter in.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from urllib.parse import parse_qs, quote, urlsplit, urlunsplit
 
 from ..firing import Firing
 from ..validation import FieldReader
-from . import published_pipeline
+from . import aml_run_lookup, published_pipeline
 from .fields import endpoint_parts, reject_fields
 from .request import PipelineRequest
-from .spec import SCOPE_MANAGEMENT, PipelineTarget, TargetKind, json_request
+from .run_key_slot import OPTION, check_run_key_parameter
+from .spec import SCOPE_MANAGEMENT, PipelineTarget, RunKeyPlan, TargetKind, json_request
 
 NAME = "pipeline_endpoint"
 BY_ID = re.compile(r"/PipelineRuns/PipelineEndpointSubmit/Id/[^/]+/?$", re.IGNORECASE)
@@ -70,6 +73,7 @@ def check(reader: FieldReader, is_watch: bool) -> dict[str, Any]:
     reject_fields(reader, NAME, UNUSED)
     check_endpoint(reader)
     version = read_version(reader)
+    options.update(check_run_key_parameter(reader, [reader.data.get("data_path_parameter_name")]))
     return {**options, "version": version} if version is not None else options
 
 
@@ -85,15 +89,21 @@ def versioned_url(endpoint: str, version: str | None) -> str:
 
 
 def build(target: PipelineTarget, firing: Firing, run_key: str) -> PipelineRequest:
-    body = published_pipeline.submission_body(target, firing, with_continue=False)
+    body = published_pipeline.submission_body(target, firing, run_key, with_continue=False)
     return json_request(target, versioned_url(target.endpoint, target.options.get("version")), body, run_key)
+
+
+def run_key_plan(target: PipelineTarget) -> RunKeyPlan:
+    return RunKeyPlan(published_pipeline.attached_text(target), published_pipeline.RUNS_QUERY_TEXT)
 
 
 KIND = TargetKind(
     name=NAME,
     default_scope=SCOPE_MANAGEMENT,
-    option_fields=frozenset({"version"}),
+    option_fields=frozenset({"version", OPTION}),
     check=check,
     build=build,
     run_id=published_pipeline.run_id,
+    lookup=aml_run_lookup.LOOKUP,
+    run_key_plan=run_key_plan,
 )

@@ -1,7 +1,9 @@
 """Azure ML (SDK v1) published pipelines: `PipelineSubmissionInfo` posted to `.../PipelineSubmit/{id}`.
 
-Field names follow the SDK's REST model exactly (`../shared/reference/pipeline-apis.md` §1): note
-`ContinueRunOnStepFailure` and the lower-case `tags`.
+Field names follow the SDK's REST model exactly (docs/services.md, "Azure ML v1 published pipelines"):
+note `ContinueRunOnStepFailure`, the lower-case `tags` and the capitalised `Properties`. The run key goes
+into `Properties` and `tags` as `bridge_run_key` and, when the trigger names `run_key_parameter`, into
+that pipeline parameter too (the only slot the service is certain to keep).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from typing import Any
 
 from ..firing import BlobVersion, Firing
 from ..validation import FieldReader
+from . import aml_run_lookup
 from .request import PipelineRequest, ServiceAnswer
-from .spec import SCOPE_MANAGEMENT, PipelineTarget, TargetKind, json_request, string_field
+from .run_key_slot import OPTION, RUN_KEY_PROPERTY, check_run_key_parameter
+from .spec import SCOPE_MANAGEMENT, PipelineTarget, RunKeyPlan, TargetKind, json_request, string_field
 
 
 def check_blob_inputs(reader: FieldReader, is_watch: bool) -> dict[str, Any]:
@@ -23,10 +27,19 @@ def check_blob_inputs(reader: FieldReader, is_watch: bool) -> dict[str, Any]:
     return {}
 
 
-def submission_body(target: PipelineTarget, firing: Firing, *, with_continue: bool = True) -> dict[str, Any]:
+def check(reader: FieldReader, is_watch: bool) -> dict[str, Any]:
+    options = check_blob_inputs(reader, is_watch)
+    return {**options, **check_run_key_parameter(reader, [reader.data.get("data_path_parameter_name")])}
+
+
+def submission_body(target: PipelineTarget, firing: Firing, run_key: str, *,
+                    with_continue: bool = True) -> dict[str, Any]:
+    parameters = dict(target.parameter_assignments)
+    if key_parameter := target.options.get(OPTION):
+        parameters[key_parameter] = run_key
     body: dict[str, Any] = {
         "ExperimentName": target.experiment_name,
-        "ParameterAssignments": dict(target.parameter_assignments),
+        "ParameterAssignments": parameters,
         "RunSource": "SDK",
     }
     data_paths = {
@@ -44,13 +57,27 @@ def submission_body(target: PipelineTarget, firing: Firing, *, with_continue: bo
         body["ContinueRunOnStepFailure"] = target.continue_on_step_failure
     if target.description:
         body["Description"] = target.description
-    if target.tags:
-        body["tags"] = dict(target.tags)
+    body["tags"] = {**target.tags, RUN_KEY_PROPERTY: run_key}
+    body["Properties"] = {RUN_KEY_PROPERTY: run_key}
     return body
 
 
 def build(target: PipelineTarget, firing: Firing, run_key: str) -> PipelineRequest:
-    return json_request(target, target.endpoint, submission_body(target, firing), run_key)
+    return json_request(target, target.endpoint, submission_body(target, firing, run_key), run_key)
+
+
+def attached_text(target: PipelineTarget) -> str:
+    parameter = target.options.get(OPTION)
+    return f"Properties and tags {RUN_KEY_PROPERTY}" + (f", pipeline parameter {parameter}" if parameter else "")
+
+
+RUNS_QUERY_TEXT = f'run history runs:query (Properties/{RUN_KEY_PROPERTY} eq "<key>")'
+
+
+def run_key_plan(target: PipelineTarget) -> RunKeyPlan:
+    parameter = target.options.get(OPTION)
+    lookup = f"the pipeline's run list, matched on parameter {parameter}" if parameter else RUNS_QUERY_TEXT
+    return RunKeyPlan(attached_text(target), lookup)
 
 
 def run_id(answer: ServiceAnswer) -> str | None:
@@ -61,8 +88,10 @@ def run_id(answer: ServiceAnswer) -> str | None:
 KIND = TargetKind(
     name="published_pipeline",
     default_scope=SCOPE_MANAGEMENT,
-    option_fields=frozenset(),
-    check=check_blob_inputs,
+    option_fields=frozenset({OPTION}),
+    check=check,
     build=build,
     run_id=run_id,
+    lookup=aml_run_lookup.LOOKUP,
+    run_key_plan=run_key_plan,
 )

@@ -23,6 +23,9 @@ class PipelineRequest:
     headers: dict[str, str] = field(default_factory=dict)
     run_key: str | None = None  # the firing's key (`shared.run_keys`), carried in the body as the kind says
     token_headers: dict[str, str] = field(default_factory=dict)  # header -> scope of a second token it carries
+    # Re-sending it cannot start a second run (the service dedupes by the run key, or it is a read), so the
+    # submitter re-sends it after an uncertain outcome instead of stopping.
+    idempotent: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -35,6 +38,7 @@ class PipelineRequest:
             "client_id": self.client_id,
             "run_key": self.run_key,
             "token_headers": dict(self.token_headers),
+            "idempotent": self.idempotent,
         }
 
     @classmethod
@@ -49,6 +53,7 @@ class PipelineRequest:
             client_id=data.get("client_id"),
             run_key=data.get("run_key"),
             token_headers={str(k): str(v) for k, v in dict(data.get("token_headers") or {}).items()},
+            idempotent=bool(data.get("idempotent", False)),
         )
 
 

@@ -30,6 +30,7 @@ class Reply:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    cut: bool = False  # send the headers and half the body, then close: an answer broken off mid-way
 
 
 Handler = Callable[[Request], Reply]
@@ -69,8 +70,11 @@ class LoopbackServer:
                     self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                if reply.cut:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
-                self.wfile.write(payload)
+                self.wfile.write(payload[: len(payload) // 2] if reply.cut else payload)
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 

@@ -3,26 +3,35 @@
 One route per target kind: AML published pipelines and pipeline endpoints, AML v2 batch endpoints
 (`.../jobs`) and Data Factory `createRun`; the AML status routes the SDK's `disable()`/`enable()` use
 (`{ws}/Pipelines/{id}[/status]`, `{ws}/PipelineEndpoints/Id/{id}` and `{ws}/PipelineEndpoints/{id}`), which
-answer `EntityStatus` by name or, with `status_as_digit`, as the enum digit the backend also sends. AML v2
-pipeline jobs, Databricks, Fabric and Synapse have modules of their own (`aml_jobs`, `databricks`, `fabric`,
-`synapse`) on the same server and request flow.
-Each route checks the bearer token against the local identity endpoint (and its scope), the URL's path
-and query, validates the documented body, answers with the documented response (AML errors in AML
-style, batch and ARM errors in ARM style), records every request and accepted run, and can be told to
-answer 401/404/429+Retry-After/500/503, to stall past the client's timeout (before or after accepting
-the run) or to drop the connection.
+answer `EntityStatus` by name or, with `status_as_digit`, as the enum digit the backend also sends; and
+the lookups a run key is found by: AML run history `runs:query` (OData filter on Properties/Tags,
+continuation tokens), the published pipeline's run list (`PipelineRuns/Pipeline/{id}`) and Data Factory
+`queryPipelineRuns` (time window, PipelineName filter, continuation tokens). AML v2 pipeline jobs,
+Databricks, Fabric and Synapse have modules of their own (`aml_jobs`, `databricks`, `fabric`, `synapse`) on
+the same server and request flow. Each route checks the bearer token against the local identity endpoint
+(and its scope), the URL's path and query, validates the documented body and answers in the service's own
+shapes (AML errors in AML style, batch and ARM errors in ARM style).
+
+It fails like the service: 401/404/429+Retry-After/500/503; and, after *creating* the run, a 500/502/504,
+a dropped connection, a stall past the client's read timeout or a response cut off half-way. A `Hold`
+blocks a chosen request (before or after the run is created) until the test lets it go, so a test can
+SIGKILL the caller at that exact point without racing it. `runs` counts runs created, with their
+Properties, tags and parameters; new runs show up in the lookups only after `visibility_delay` seconds.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .http_server import LoopbackServer, Reply, Request
 from .identity import IdentityEndpoint
@@ -37,26 +46,47 @@ MANAGEMENT = "https://management.azure.com"
 MACHINE_LEARNING = "https://ml.azure.com"
 ADF_API_VERSION = "2018-06-01"
 ARM_SCOPE = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
-AML_PREFIX = r"/pipelines/v1\.0" + ARM_SCOPE + r"Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
-ADF_PIPELINE = ARM_SCOPE + r"Microsoft\.DataFactory/factories/(?P<factory>[^/]+)/pipelines/(?P<pipeline>[^/]+)"
+AML_WORKSPACE = ARM_SCOPE + r"Microsoft\.MachineLearningServices/workspaces/(?P<ws>[^/]+)"
+AML_PREFIX = r"/pipelines/v1\.0" + AML_WORKSPACE
+RUN_HISTORY = r"/history/v1\.0" + AML_WORKSPACE
+ADF_FACTORY = ARM_SCOPE + r"Microsoft\.DataFactory/factories/(?P<factory>[^/]+)"
+ADF_PIPELINE = ADF_FACTORY + r"/pipelines/(?P<pipeline>[^/]+)"
 WORKSPACE_ID = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1"
 PUBLISHED_STATUSES = ("Active", "Deprecated", "Disabled")
 PUBLISHED_BODY_KEYS = {
     "ExperimentName", "Description", "RunSource", "RunType", "ParameterAssignments", "DataPathAssignments",
     "DataSetDefinitionValueAssignments", "ContinueRunOnStepFailure", "EnableNotification", "tags", "Properties",
 }
+AML_KINDS = ("published_pipeline", "pipeline_endpoint")
+# One term of the run-history filter as azureml-core writes it (docs/services.md, AML v1 run history).
+FILTER_TERM = re.compile(r'\((?:(?P<map>Properties|Tags)/(?P<key>[A-Za-z0-9_]+) eq "(?P<value>[^"]*)"'
+                         r"|(?P<no_parent>ParentRunId eq null))\)")
+
+
+@dataclass
+class Hold:
+    """Blocks a request at its fault's point until the test sets `release` (after killing the caller)."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def wait_reached(self, timeout: float = 60.0) -> bool:
+        return self.reached.wait(timeout)
 
 
 @dataclass
 class Fault:
-    """What to do instead of (or around) a normal answer."""
+    """What to do instead of (or around) a normal answer, in this order: create the run, hold, stall,
+    then drop the connection, cut the answer, answer `status`, or (run created) answer normally, late."""
 
     status: int | None = None
     retry_after: str | None = None
     message: str = "injected fault"
     stall: float = 0.0
-    accept_before_stall: bool = False
+    create_run: bool = False
     drop: bool = False
+    cut: bool = False
+    hold: Hold | None = None
 
 
 @dataclass
@@ -72,13 +102,38 @@ class Recorded:
 
 @dataclass
 class AcceptedRun:
+    """A run the service created; `uncertain`: the caller was not told (the answer failed afterwards)."""
+
     run_id: str
     kind: str
     path: str
     query: dict[str, list[str]]
     body: Any
-    ambiguous: bool = False
+    uncertain: bool = False
     key: str | None = None  # the client key a deduplicating service created it for
+    created: float = field(default_factory=time.time)
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Pipeline parameters: AML `ParameterAssignments`, a Data Factory body; batch inputs' values."""
+        if self.kind in AML_KINDS:
+            return dict(self.body.get("ParameterAssignments") or {})
+        if self.kind == "batch_endpoint":
+            inputs = self.body["properties"].get("inputData", {})
+            return {name: item.get("value", item.get("uri")) for name, item in inputs.items()}
+        return dict(self.body) if isinstance(self.body, dict) else {}
+
+    @property
+    def properties(self) -> dict[str, str]:
+        return dict(self.body.get("Properties") or {}) if self.kind in AML_KINDS else {}
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.body.get("tags") or {}) if self.kind in AML_KINDS else {}
+
+    @property
+    def created_iso(self) -> str:
+        return datetime.fromtimestamp(self.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -126,6 +181,9 @@ class PipelineStandIn:
         self.status_as_digit = False  # answer EntityStatus as "0"/"1"/"2" instead of the name
         self.batch_reply_with_id = True  # False: the job comes back with its `name` only
         self.adf_parameter_types: dict[str, dict[str, str]] = {}  # pipeline -> declared {parameter: ADF type}
+        self.visibility_delay = 0.0  # seconds before a new run shows up in the lookups
+        self.page_size = 100  # lookup results per page (a client's `top` may lower it)
+        self.keeps_properties = True  # False: AML run history drops the submitted Properties (unverified either way)
         self._lock = threading.Lock()
         self.server = LoopbackServer()
         self.server.route("POST", AML_PREFIX + r"/PipelineRuns/PipelineSubmit/(?P<pipeline>[^/]+)",
@@ -139,6 +197,9 @@ class PipelineStandIn:
         self.server.route("PUT", AML_PREFIX + r"/Pipelines/(?P<pipeline>[^/]+)/status", self._published_set_status)
         self.server.route("GET", AML_PREFIX + r"/PipelineEndpoints/Id/(?P<endpoint>[^/]+)", self._endpoint_get)
         self.server.route("PUT", AML_PREFIX + r"/PipelineEndpoints/(?P<endpoint>[^/]+)", self._endpoint_put)
+        self.server.route("POST", RUN_HISTORY + r"/experiments/(?P<experiment>[^/]+)/runs:query", self._runs_query)
+        self.server.route("GET", AML_PREFIX + r"/PipelineRuns/Pipeline/(?P<pipeline>[^/]+)", self._pipeline_runs)
+        self.server.route("POST", ADF_FACTORY + r"/queryPipelineRuns", self._adf_query_runs)
         self._register_services()
 
     def _register_services(self) -> None:
@@ -180,14 +241,20 @@ class PipelineStandIn:
                 f"factories/{factory}/pipelines/{pipeline}")
 
     # -- fault control ---------------------------------------------------------------------------
-    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None, message: str = "") -> None:
+    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None, message: str = "",
+                  create_run: bool = False) -> None:
+        """Answer `status` to the next requests; with `create_run`, only after creating the run."""
         with self._lock:
-            self.faults.extend(Fault(status=status, retry_after=retry_after, message=message or f"injected {status}")
-                               for _ in range(times))
+            self.faults.extend(Fault(status=status, retry_after=retry_after, message=message or f"injected {status}",
+                                     create_run=create_run) for _ in range(times))
 
-    def stall_next(self, seconds: float, times: int = 1, accept_before_stall: bool = False) -> None:
+    def stall_next(self, seconds: float, times: int = 1, create_run: bool = False) -> None:
         with self._lock:
-            self.faults.extend(Fault(stall=seconds, accept_before_stall=accept_before_stall) for _ in range(times))
+            self.faults.extend(Fault(stall=seconds, create_run=create_run) for _ in range(times))
+
+    def inject(self, *faults: Fault) -> None:
+        with self._lock:
+            self.faults.extend(faults)
 
     def reset(self) -> None:
         with self._lock:
@@ -200,8 +267,23 @@ class PipelineStandIn:
             self.status_as_digit = False
             self.batch_reply_with_id = True
             self.adf_parameter_types.clear()
+            self.visibility_delay = 0.0
+            self.page_size = 100
+            self.keeps_properties = True
         for service in (self.aml_jobs, self.databricks, self.fabric, self.synapse):
             service.reset()
+
+    def runs_with(self, value: str) -> list[AcceptedRun]:
+        """Runs created with `value` anywhere in their parameters, Properties or tags (e.g. a run key)."""
+        with self._lock:
+            runs = list(self.runs)
+        return [run for run in runs
+                if value in {*map(str, run.parameters.values()), *run.properties.values(), *run.tags.values()}]
+
+    def lookups(self) -> list[Recorded]:
+        with self._lock:
+            return [r for r in self.requests if r.path.endswith(("runs:query", "queryPipelineRuns"))
+                    or "/PipelineRuns/Pipeline/" in r.path]
 
     # -- the shared request flow -----------------------------------------------------------------
     def handle(self, request: Request, kind: str, resource: str,
@@ -225,17 +307,23 @@ class PipelineStandIn:
         if self.echo:
             self.echo(f"{request.method} {request.path} <- {body}")
         if fault is not None:
-            accepted = self._accept(kind, request, body, True, identity) if fault.accept_before_stall else None
+            created = self._accept(kind, request, body, True, identity) if fault.create_run and creates_run else None
+            if fault.hold is not None:
+                fault.hold.reached.set()
+                fault.hold.release.wait(120)
             if fault.stall:
                 time.sleep(fault.stall)
             if fault.drop:
                 return None
-            if accepted is not None:  # the run exists; the answer is merely late
-                return respond(accepted, body)
             if fault.status is not None:
                 reply = reject(fault.status, f"Injected{fault.status}", fault.message)
                 if fault.retry_after:
                     reply.headers["Retry-After"] = fault.retry_after
+                reply.cut = fault.cut
+                return reply
+            if created is not None:  # the run exists; its answer is late, or cut off
+                reply = respond(created, body)
+                reply.cut = fault.cut
                 return reply
         if issued is None:
             return reject(401, "Unauthorized", "no valid bearer token")
@@ -248,7 +336,7 @@ class PipelineStandIn:
         run_id = self._accept(kind, request, body, False, identity) if creates_run else ""
         return respond(run_id, body)
 
-    def _accept(self, kind: str, request: Request, body: Any, ambiguous: bool = False,
+    def _accept(self, kind: str, request: Request, body: Any, uncertain: bool = False,
                 identity: RunIdentity | None = None) -> str:
         key = identity.key(request, body) if identity else None
         with self._lock:
@@ -256,8 +344,27 @@ class PipelineStandIn:
             if known:
                 return known[0]
             run_id = identity.new_id(key) if identity else uuid.uuid4().hex
-            self.runs.append(AcceptedRun(run_id, kind, request.path, request.query, body, ambiguous, key))
+            self.runs.append(AcceptedRun(run_id, kind, request.path, request.query, body, uncertain, key))
         return run_id
+
+    def _visible(self, kinds: tuple[str, ...]) -> list[AcceptedRun]:
+        """Runs a lookup can see now: created at least `visibility_delay` seconds ago, oldest first."""
+        cutoff = time.time() - self.visibility_delay
+        with self._lock:
+            return [run for run in self.runs if run.kind in kinds and run.created <= cutoff]
+
+    def _page(self, items: list[dict[str, Any]], token: Any, top: Any = None) -> tuple[list[dict[str, Any]],
+                                                                                       str | None] | str:
+        """One page and the next page's continuation token; a problem text for a token never issued."""
+        offset = 0
+        if token is not None:
+            match = re.fullmatch(r"page-(\d+)", str(token))
+            if match is None:
+                return f"continuationToken {token!r} was not issued by this service"
+            offset = int(match.group(1))
+        size = min(self.page_size, top) if isinstance(top, int) and top > 0 else self.page_size
+        page = items[offset:offset + size]
+        return page, (f"page-{offset + size}" if offset + size < len(items) else None)
 
     # -- AML published pipelines -----------------------------------------------------------------
     def _published_submit(self, request: Request) -> Reply | None:
@@ -384,6 +491,61 @@ class PipelineStandIn:
         return self.handle(request, "adf_pipeline", MANAGEMENT, validate,
                            lambda run_id, body: Reply(200, {"runId": run_id}), reject=arm_error)
 
+    # -- lookups by run key (docs/services.md: AML v1 run history, Azure Data Factory) -----------
+    def _runs_query(self, request: Request) -> Reply | None:
+        """`POST {rh}/experiments/{experiment}/runs:query`: `QueryParamsDto` in, `PaginatedRunDto` out."""
+        experiment = unquote(request.params["experiment"])
+
+        def validate(body: Any) -> str | None:
+            if not isinstance(body, dict) or not isinstance(body.get("filter"), str):
+                return "body must be QueryParamsDto with a filter string"
+            return filter_problem(body["filter"]) or token_problem(body.get("continuationToken"))
+
+        def respond(_: str, body: Any) -> Reply:
+            terms = filter_terms(body["filter"])
+            runs = [run for run in reversed(self._visible(AML_KINDS))  # StartTimeUtc desc
+                    if run.body.get("ExperimentName") == experiment]
+            dtos = [dto for dto in (run_dto(run, self.keeps_properties) for run in runs) if matches(dto, terms)]
+            page, token = self._page(dtos, body.get("continuationToken"), body.get("top"))
+            return Reply(200, {"value": page, "continuationToken": token})
+
+        return self.handle(request, "run_history", MANAGEMENT, validate, respond, creates_run=False)
+
+    def _pipeline_runs(self, request: Request) -> Reply | None:
+        """`GET {ws}/PipelineRuns/Pipeline/{id}`: every run of one published pipeline, a plain array, no paging."""
+        pipeline = request.params["pipeline"]
+
+        def respond(_: str, body: Any) -> Reply:
+            runs = [run for run in self._visible(("published_pipeline",))
+                    if run.path.endswith(f"/PipelineSubmit/{pipeline}")]
+            return Reply(200, [pipeline_run_entity(run, pipeline, self.keeps_properties) for run in runs])
+
+        return self.handle(request, "pipeline_runs", MANAGEMENT,
+                           lambda body: None if body is None else "GET takes no body", respond, creates_run=False)
+
+    def _adf_query_runs(self, request: Request) -> Reply | None:
+        """`POST .../factories/{f}/queryPipelineRuns`: `RunFilterParameters` in, `PipelineRunsQueryResponse` out."""
+        factory = request.params["factory"]
+
+        def validate(body: Any) -> str | None:
+            if _single(request.query, "api-version") != ADF_API_VERSION:
+                return f"api-version must be {ADF_API_VERSION} (got {request.query.get('api-version')})"
+            return run_filter_problem(body) or token_problem(body.get("continuationToken"))
+
+        def respond(_: str, body: Any) -> Reply:
+            after, before = parse_time(body["lastUpdatedAfter"]), parse_time(body["lastUpdatedBefore"])
+            names = {value for item in body.get("filters", []) for value in item["values"]}
+            runs = []
+            for run in reversed(self._visible(("adf_pipeline",))):  # RunStart desc
+                match = re.search(r"/factories/([^/]+)/pipelines/([^/]+)/createRun$", run.path)
+                if match and match.group(1) == factory and (not names or match.group(2) in names) \
+                        and after <= run.created <= before:
+                    runs.append(adf_pipeline_run(run, match.group(2)))
+            page, token = self._page(runs, body.get("continuationToken"))
+            return Reply(200, {"value": page, "continuationToken": token})
+
+        return self.handle(request, "adf_query", MANAGEMENT, validate, respond, reject=arm_error, creates_run=False)
+
 
 def _no_body(body: Any) -> str | None:
     return None if body is None else "GET takes no body"
@@ -490,3 +652,81 @@ def relative_path(body: Any, parameter: str = "input_datapath") -> str | None:
         return str(body["DataPathAssignments"][parameter]["RelativePath"])
     except (KeyError, TypeError):
         return None
+
+
+def token_problem(token: Any) -> str | None:
+    if token is None or re.fullmatch(r"page-\d+", str(token)):
+        return None
+    return f"continuationToken {token!r} was not issued by this service"
+
+
+def filter_terms(text: str) -> list[re.Match[str]]:
+    return list(FILTER_TERM.finditer(text))
+
+
+def filter_problem(text: str) -> str | None:
+    """Only what azureml-core writes: `(Properties/k eq "v")`, `(Tags/k eq "v")`, `(ParentRunId eq null)`, and-ed."""
+    rest = FILTER_TERM.sub("", text).replace("and", "").replace("(", "").replace(")", "").strip()
+    if rest or not filter_terms(text):
+        return f"unsupported filter {text!r}"
+    return None
+
+
+def matches(dto: dict[str, Any], terms: list[re.Match[str]]) -> bool:
+    for term in terms:
+        if term.group("no_parent"):
+            if dto["parentRunId"] is not None:
+                return False
+            continue
+        values = dto["properties"] if term.group("map") == "Properties" else dto["tags"]
+        if values.get(term.group("key")) != term.group("value"):
+            return False
+    return True
+
+
+def run_dto(run: AcceptedRun, keeps_properties: bool) -> dict[str, Any]:
+    """`RunDto` as run history answers it (the fields a lookup reads)."""
+    return {"runId": run.run_id, "status": "NotStarted", "runType": "azureml.PipelineRun", "parentRunId": None,
+            "properties": run.properties if keeps_properties else {},
+            "tags": run.tags if keeps_properties else {},
+            "createdUtc": run.created_iso, "startTimeUtc": None, "experimentId": uuid.uuid5(
+                uuid.NAMESPACE_URL, str(run.body.get("ExperimentName"))).hex}
+
+
+def pipeline_run_entity(run: AcceptedRun, pipeline: str, keeps_properties: bool) -> dict[str, Any]:
+    """`PipelineRunEntity`: ParameterAssignments always come back; Properties and tags as run history keeps them."""
+    return {"Id": run.run_id, "Status": {"StatusCode": "NotStarted", "StatusDetail": None},
+            "ParameterAssignments": run.parameters, "DataPathAssignments": run.body.get("DataPathAssignments", {}),
+            "tags": run.tags if keeps_properties else {}, "Properties": run.properties if keeps_properties else {},
+            "RunHistoryExperimentName": run.body.get("ExperimentName"), "PipelineId": pipeline,
+            "CreatedDate": run.created_iso}
+
+
+def adf_pipeline_run(run: AcceptedRun, pipeline: str) -> dict[str, Any]:
+    """`PipelineRun`: parameters come back as strings."""
+    return {"runId": run.run_id, "runGroupId": run.run_id, "isLatest": True, "pipelineName": pipeline,
+            "parameters": {name: value if isinstance(value, str) else json.dumps(value)
+                           for name, value in run.parameters.items()},
+            "invokedBy": {"name": "Manual", "id": uuid.uuid4().hex, "invokedByType": "Manual"},
+            "lastUpdated": run.created_iso, "runStart": run.created_iso, "runEnd": None, "durationInMs": None,
+            "status": "InProgress", "message": ""}
+
+
+def parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def run_filter_problem(body: Any) -> str | None:
+    """`RunFilterParameters`: both window ends required; only PipelineName Equals/In filters are modelled."""
+    if not isinstance(body, dict):
+        return "body must be RunFilterParameters"
+    for name in ("lastUpdatedAfter", "lastUpdatedBefore"):
+        try:
+            parse_time(body[name])
+        except (KeyError, TypeError, ValueError):
+            return f"{name} is required (an ISO 8601 time)"
+    for item in body.get("filters", []):
+        if not isinstance(item, dict) or item.get("operand") != "PipelineName" \
+                or item.get("operator") not in ("Equals", "In") or not isinstance(item.get("values"), list):
+            return f"unsupported filter {item!r}"
+    return None
