@@ -60,7 +60,7 @@ def test_a_host_killed_after_the_request_leaves_one_run_and_a_submitted_entry(
         if arrived.is_set():
             return None
         arrived.set()
-        return Fault(stall=10.0, accept_before_stall=True)  # the run exists; its answer never comes
+        return Fault(stall=10.0, create_run=True)  # the run exists; its answer never comes
 
     standin.fault_hook = create_then_hang
     child = start_delivery(event)
