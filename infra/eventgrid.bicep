@@ -1,13 +1,19 @@
-// Step 2 of 2: BlobCreated event subscriptions on the watched account's system topic,
-// delivering to the deployed `blob_trigger` function.
+// Step 2 of 2: event subscriptions on the watched account's system topic, delivering to the
+// deployed `blob_trigger` function.
 //
 // Deploy AFTER main.bicep and AFTER the function code is published: Event Grid validates an
 // AzureFunction endpoint when the subscription is created, so the function must exist.
-// Deploy into the WATCHED account's resource group (where main.bicep put the system topic).
+// Deploy into the SYSTEM TOPIC's resource group (output EVENTGRID_SYSTEM_TOPIC_RESOURCE_GROUP).
 // scripts/post-up.sh does this with the outputs of main.bicep.
+//
+// Per watched container, two subscriptions:
+//   blobcreated-<container>  BlobCreated and BlobRenamed (the blobs that may fire a trigger),
+//                            with the trigger's suffix as subjectEndsWith where main.bicep found one;
+//   dirrenamed-<container>   DirectoryRenamed (hierarchical namespace only; one event per directory,
+//                            its own subscription so that no suffix filter drops it).
 targetScope = 'resourceGroup'
 
-@description('System topic created by main.bicep (output EVENTGRID_SYSTEM_TOPIC_NAME).')
+@description('System topic created or reused by main.bicep (output EVENTGRID_SYSTEM_TOPIC_NAME).')
 param systemTopicName string
 
 @description('Resource ID of the function app (output FUNCTION_APP_RESOURCE_ID).')
@@ -16,8 +22,8 @@ param functionAppResourceId string
 @description('Function that receives the events; it must use an eventGridTrigger binding.')
 param functionName string = 'blob_trigger'
 
-@description('Watched containers, one subscription each (output WATCHED_CONTAINERS).')
-param containers array
+@description('[{ container, subjectEndsWith }], one entry per watched container (output EVENT_SUBSCRIPTIONS).')
+param subscriptions array
 
 @description('Resource ID of the app\'s storage account, which holds dead-lettered events (output APP_STORAGE_ACCOUNT_ID).')
 param deadLetterStorageAccountId string
@@ -35,51 +41,107 @@ param maxDeliveryAttempts int = 30
 @maxValue(1440)
 param eventTimeToLiveInMinutes int = 1440
 
+// The data.api values that are delivered: the storage operations that complete a blob's content
+// (PutBlob, PutBlockList, CopyBlob, FlushWithClose on hierarchical-namespace accounts, SftpCommit),
+// and the renames. Never delivered: CreateFile (an empty file before its FlushWithClose), SftpCreate
+// (an empty file before its SftpCommit), and every API of the other event types. README, "How the
+// event path behaves", lists the same values.
+var deliveredApis = [
+  'PutBlob'
+  'PutBlockList'
+  'CopyBlob'
+  'FlushWithClose'
+  'SftpCommit'
+  'RenameFile'
+  'RenameDirectory'
+]
+
+var destination = {
+  endpointType: 'AzureFunction'
+  properties: {
+    resourceId: '${functionAppResourceId}/functions/${functionName}'
+    // One blob per invocation: each upload becomes exactly one pipeline submission.
+    maxEventsPerBatch: 1
+    preferredBatchSizeInKilobytes: 64
+  }
+}
+
+var retryPolicy = {
+  maxDeliveryAttempts: maxDeliveryAttempts
+  eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
+}
+
+// Written with the system topic's own identity (granted Storage Blob Data Contributor on the
+// dead-letter container by main.bicep): no storage keys involved.
+var deadLetter = {
+  identity: {
+    type: 'SystemAssigned'
+  }
+  deadLetterDestination: {
+    endpointType: 'StorageBlob'
+    properties: {
+      resourceId: deadLetterStorageAccountId
+      blobContainerName: deadLetterContainerName
+    }
+  }
+}
+
+var apiFilter = {
+  operatorType: 'StringIn'
+  key: 'data.api'
+  values: deliveredApis
+}
+
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
   name: systemTopicName
 }
 
-resource blobCreated 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = [for container in containers: {
+resource blobEvents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = [for s in subscriptions: {
   parent: systemTopic
   // Subscription names: 3-64 characters, letters, digits and hyphens (container names qualify).
-  name: take('blobcreated-${container}', 64)
+  // The name is the one earlier versions used, so a redeployment updates it in place.
+  name: take('blobcreated-${s.container}', 64)
   properties: {
-    destination: {
-      endpointType: 'AzureFunction'
-      properties: {
-        resourceId: '${functionAppResourceId}/functions/${functionName}'
-        // One blob per invocation: each upload becomes exactly one pipeline submission.
-        maxEventsPerBatch: 1
-        preferredBatchSizeInKilobytes: 64
-      }
-    }
+    destination: destination
     eventDeliverySchema: 'EventGridSchema'
     filter: {
       includedEventTypes: [
         'Microsoft.Storage.BlobCreated'
+        'Microsoft.Storage.BlobRenamed'
       ]
       // The trailing slash stops container "uploads" from matching "uploads-archive".
-      subjectBeginsWith: '/blobServices/default/containers/${container}/'
+      subjectBeginsWith: '/blobServices/default/containers/${s.container}/'
+      // Case-insensitive, so Event Grid delivers a superset of what the (case-sensitive) trigger keeps.
+      subjectEndsWith: s.subjectEndsWith
+      isSubjectCaseSensitive: false
+      advancedFilters: [
+        apiFilter
+      ]
     }
-    retryPolicy: {
-      maxDeliveryAttempts: maxDeliveryAttempts
-      eventTimeToLiveInMinutes: eventTimeToLiveInMinutes
-    }
-    // Written with the system topic's own identity (granted Storage Blob Data Contributor
-    // on the app's storage account by main.bicep): no storage keys involved.
-    deadLetterWithResourceIdentity: {
-      identity: {
-        type: 'SystemAssigned'
-      }
-      deadLetterDestination: {
-        endpointType: 'StorageBlob'
-        properties: {
-          resourceId: deadLetterStorageAccountId
-          blobContainerName: deadLetterContainerName
-        }
-      }
-    }
+    retryPolicy: retryPolicy
+    deadLetterWithResourceIdentity: deadLetter
   }
 }]
 
-output subscriptionNames array = [for (container, i) in containers: blobCreated[i].name]
+resource directoryEvents 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = [for s in subscriptions: {
+  parent: systemTopic
+  name: take('dirrenamed-${s.container}', 64)
+  properties: {
+    destination: destination
+    eventDeliverySchema: 'EventGridSchema'
+    filter: {
+      includedEventTypes: [
+        'Microsoft.Storage.DirectoryRenamed'
+      ]
+      subjectBeginsWith: '/blobServices/default/containers/${s.container}/'
+      advancedFilters: [
+        apiFilter
+      ]
+    }
+    retryPolicy: retryPolicy
+    deadLetterWithResourceIdentity: deadLetter
+  }
+}]
+
+output blobSubscriptionNames array = [for (s, i) in subscriptions: blobEvents[i].name]
+output directorySubscriptionNames array = [for (s, i) in subscriptions: directoryEvents[i].name]

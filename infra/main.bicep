@@ -19,8 +19,8 @@ targetScope = 'resourceGroup'
 @maxLength(32)
 param environmentName string
 
-@description('Region for the app and its resources. Must support Flex Consumption.')
-param location string = resourceGroup().location
+@description('Region for the app and its resources. Must offer Flex Consumption (az functionapp list-flexconsumption-locations). Empty: the resource group\'s region.')
+param location string = ''
 
 @description('Extra tags for every resource created here.')
 param tags object = {}
@@ -28,6 +28,8 @@ param tags object = {}
 @description('Function app name. Empty: func-<unique token>.')
 param functionAppName string = ''
 
+// Flex Consumption runs Python 3.10 to 3.13. 3.10 reached its end of life in October 2026, and 3.13
+// needs azure-functions 2.x, which requirements.txt does not allow yet (azure-functions<2).
 @description('Python version of the Flex Consumption runtime.')
 @allowed([
   '3.11'
@@ -35,13 +37,15 @@ param functionAppName string = ''
 ])
 param pythonVersion string = '3.11'
 
-@description('Upper bound of instances the Flex plan may scale out to.')
-@minValue(1)
+// Flex Consumption: the maximum instance count can be set from 40 to 1000.
+@description('Upper bound of instances the Flex plan may scale out to (Flex Consumption accepts 40 to 1000).')
+@minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-@description('Memory per Flex instance.')
+@description('Memory per Flex instance in MB (the sizes Flex Consumption offers).')
 @allowed([
+  512
   2048
   4096
 ])
@@ -65,29 +69,46 @@ param watchedStorageMode string = 'existing'
 @description('Name of the watched storage account. Required for existing; for new, empty means stw<unique token>.')
 param watchedStorageAccountName string = ''
 
-@description('Resource group of the watched storage account (may differ from this one).')
-param watchedStorageResourceGroup string = resourceGroup().name
+@description('Resource group of the watched storage account (may differ from this one). Empty: this one.')
+param watchedStorageResourceGroup string = ''
 
-@description('Subscription of the watched storage account.')
-param watchedStorageSubscriptionId string = subscription().subscriptionId
+@description('Subscription of the watched storage account. Empty: this one.')
+param watchedStorageSubscriptionId string = ''
 
 @description('Prefix of the identity-based connection settings for the watched account. Triggers refer to it in watch.connection.')
 param watchedConnectionName string = 'WATCHED_STORAGE'
 
-@description('Event Grid system topic for the watched account. Azure allows one system topic per source: if the account already has one, put its name here (it is updated in place to get a managed identity).')
+@description('Name of the Event Grid system topic the watched account ALREADY has (Azure allows one per account); it is updated in place, keeping its identities and tags. Empty: a new topic evgt-<account> is created.')
 param systemTopicName string = ''
+
+@description('Resource group of that existing system topic, when it is not the watched account\'s. Empty: the watched account\'s resource group.')
+param systemTopicResourceGroup string = ''
 
 @description('Trigger definitions (array of trigger objects). Stored as JSON in the PIPELINE_TRIGGERS app setting.')
 param pipelineTriggers array
 
-@description('Resource ID of an existing Azure ML workspace the app submits to. Empty: no AML role assignment.')
+@description('Resource ID of the Azure ML workspace the AML kinds (published_pipeline, pipeline_endpoint, batch_endpoint, aml_pipeline_job) submit to. Empty: no AML role assignment.')
 param amlWorkspaceResourceId string = ''
 
-@description('Resource ID of an existing Data Factory the app starts pipelines in. Empty: no ADF role assignment.')
+@description('Resource ID of the Data Factory adf_pipeline triggers start pipelines in. Empty: no ADF role.')
 param dataFactoryResourceId string = ''
+
+@description('Name of the Synapse workspace synapse_pipeline triggers start pipelines in. Synapse RBAC is not Azure RBAC: scripts/post-up.sh assigns the role. Empty: no Synapse role.')
+param synapseWorkspaceName string = ''
+
+@description('Whether the Synapse pipelines use the workspace identity (linked services with it): then the app also needs Synapse Credential User on it.')
+param synapseUsesWorkspaceIdentity bool = false
 
 @description('Blob container in the app\'s storage account that receives undeliverable events.')
 param deadLetterContainerName string = 'eventgrid-deadletter'
+
+@description('Container in the app\'s storage account that holds the ledger (PIPELINE_LEDGER_CONTAINER).')
+param ledgerContainerName string = 'pipeline-bridge-ledger'
+
+@description('Delete submitted and failed ledger records this many days after their last change (a lifecycle rule). 0: keep them. Otherwise at least 2, longer than Event Grid\'s 24-hour retry window.')
+@minValue(0)
+@maxValue(36500)
+param ledgerRetentionDays int = 0
 
 @description('Allow FTP/SCM basic-auth publishing credentials. Keep false: az/func/azd publish with Entra ID tokens.')
 param allowBasicPublishingCredentials bool = false
@@ -99,28 +120,63 @@ param additionalAppSettings array = []
 // Names and constants
 // ---------------------------------------------------------------------------------------
 
+// Empty strings count as "not given" (azd passes an unset environment variable as ''), so each
+// optional input has its default here.
+var appLocation = !empty(location) ? location : resourceGroup().location
+var watchedResourceGroup = !empty(watchedStorageResourceGroup) ? watchedStorageResourceGroup : resourceGroup().name
+var watchedSubscriptionId = !empty(watchedStorageSubscriptionId) ? watchedStorageSubscriptionId : subscription().subscriptionId
 var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var allTags = union(tags, {
   'azd-env-name': environmentName
+})
+// Resources outside the app's resource group do not carry azd-env-name, so no azd command can
+// mistake them, or their resource groups, for part of this environment.
+var externalTags = union(tags, {
+  'pipeline-trigger-bridge': appName
 })
 var appName = !empty(functionAppName) ? functionAppName : 'func-${resourceToken}'
 // Flex Consumption pulls the deployment package from this container.
 var deploymentContainerName = 'app-package-${take(toLower(appName), 32)}-${take(resourceToken, 7)}'
 var appStorageName = 'st${resourceToken}'
 var watchedAccountName = !empty(watchedStorageAccountName) ? watchedStorageAccountName : 'stw${resourceToken}'
-var topicName = !empty(systemTopicName) ? systemTopicName : 'evgt-${watchedAccountName}'
+var reuseSystemTopic = !empty(systemTopicName)
+var topicName = reuseSystemTopic ? systemTopicName : 'evgt-${watchedAccountName}'
+var topicResourceGroup = !empty(systemTopicResourceGroup) ? systemTopicResourceGroup : watchedResourceGroup
 
-// Containers that active watch triggers listen on; one event subscription per container (step 2).
-var watchTriggers = filter(pipelineTriggers, t => contains(t, 'watch') && toLower(t.?status ?? 'Active') == 'active')
+// Active triggers, and the watch triggers among them that read the account this template wires up.
+var activeTriggers = filter(pipelineTriggers, t => toLower(t.?status ?? 'Active') == 'active')
+var activeWatchTriggers = filter(activeTriggers, t => contains(t, 'watch'))
+// A watch trigger without watch.connection reads AzureWebJobsStorage (README, "watch").
+var watchTriggers = filter(activeWatchTriggers, t => (t.watch.?connection ?? 'AzureWebJobsStorage') == watchedConnectionName)
+var otherAccountTriggers = filter(activeWatchTriggers, t => (t.watch.?connection ?? 'AzureWebJobsStorage') != watchedConnectionName)
+
+// Containers that the watch triggers listen on; each gets event subscriptions (step 2).
 var watchedContainersWithDuplicates = [for t in watchTriggers: t.watch.container]
 var watchedContainers = union(watchedContainersWithDuplicates, [])
+// Where a container has exactly one trigger, its blob_path_ends_with becomes the subscription's
+// subjectEndsWith, so Event Grid does not deliver what the trigger would drop anyway.
+var eventSubscriptions = [for c in watchedContainers: {
+  container: c
+  subjectEndsWith: (indexOf(watchedContainersWithDuplicates, c) == lastIndexOf(watchedContainersWithDuplicates, c)) ? (watchTriggers[indexOf(watchedContainersWithDuplicates, c)].watch.?blob_path_ends_with ?? '') : ''
+}]
 
-// Built-in role definition IDs (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
-var roleStorageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-var roleStorageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
-var roleStorageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
-var roleStorageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
-var roleMonitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
+// Kinds in use, for the access steps this template cannot take (output MANUAL_ACCESS_STEPS).
+var activeKindsWithDuplicates = [for t in activeTriggers: t.?pipeline.?kind ?? 'published_pipeline']
+var activeKinds = union(activeKindsWithDuplicates, [])
+var amlKinds = [
+  'published_pipeline'
+  'pipeline_endpoint'
+  'batch_endpoint'
+  'aml_pipeline_job'
+]
+var usesAml = !empty(intersection(activeKinds, amlKinds))
+var amlStep = usesAml && empty(amlWorkspaceResourceId) ? ['Azure ML triggers are active but amlWorkspaceResourceId is empty: set it, or give the app identity AzureML Data Scientist on the workspace yourself.'] : []
+var adfStep = contains(activeKinds, 'adf_pipeline') && empty(dataFactoryResourceId) ? ['adf_pipeline triggers are active but dataFactoryResourceId is empty: set it so the app identity gets its run-starter role on the factory.'] : []
+var synapseStep = contains(activeKinds, 'synapse_pipeline') && empty(synapseWorkspaceName) ? ['synapse_pipeline triggers are active but synapseWorkspaceName is empty: set it so post-up.sh assigns Synapse Compute Operator, or assign it yourself (README, What each role is for).'] : []
+var databricksStep = contains(activeKinds, 'databricks_job') ? ['databricks_job: add the app identity (APP_IDENTITY_CLIENT_ID) to the Databricks workspace as a service principal and give it Can Manage Run on each job (README, What each role is for).'] : []
+var fabricStep = contains(activeKinds, 'fabric_pipeline') ? ['fabric_pipeline: give the app identity the Contributor role on the Fabric workspace, and enable the tenant setting named Service principals can use Fabric APIs (README, What each role is for).'] : []
+var otherAccountSteps = [for t in otherAccountTriggers: 'Trigger ${t.name} watches connection ${t.watch.?connection ?? 'AzureWebJobsStorage'}, not ${watchedConnectionName}: this template gives it no event subscription and no read role.']
+var manualAccessSteps = concat(amlStep, adfStep, synapseStep, databricksStep, fabricStep, otherAccountSteps)
 
 // ---------------------------------------------------------------------------------------
 // Identity
@@ -128,7 +184,7 @@ var roleMonitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
 resource appIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-${appName}'
-  location: location
+  location: appLocation
   tags: allTags
 }
 
@@ -138,7 +194,7 @@ resource appIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-3
 
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: 'log-${resourceToken}'
-  location: location
+  location: appLocation
   tags: allTags
   properties: {
     sku: {
@@ -150,7 +206,7 @@ resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
   name: 'appi-${resourceToken}'
-  location: location
+  location: appLocation
   tags: allTags
   kind: 'web'
   properties: {
@@ -163,14 +219,14 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 // ---------------------------------------------------------------------------------------
-// The app's own storage: host state (blobs, queues, tables), deployment package, dead letters
+// The app's own storage: host state (blobs, tables), deployment package, ledger, dead letters
 // ---------------------------------------------------------------------------------------
 
 module appStorage 'modules/storage-account.bicep' = {
   name: 'app-storage'
   params: {
     name: appStorageName
-    location: location
+    location: appLocation
     tags: allTags
     skuName: appStorageSku
     containerNames: [
@@ -180,9 +236,31 @@ module appStorage 'modules/storage-account.bicep' = {
   }
 }
 
-// Symbolic reference for role-assignment scopes; the module above creates the account.
-resource appStorageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
-  name: appStorageName
+// The app identity's roles on it, and the optional ledger retention rule.
+module appStorageAccess 'modules/app-storage-access.bicep' = {
+  name: 'app-storage-access'
+  params: {
+    accountName: appStorage.outputs.name
+    principalId: appIdentity.properties.principalId
+  }
+}
+
+module ledgerRetention 'modules/ledger-retention.bicep' = if (ledgerRetentionDays > 0) {
+  name: 'ledger-retention'
+  params: {
+    accountName: appStorage.outputs.name
+    ledgerContainerName: ledgerContainerName
+    // The module refuses fewer than 2 days (its @minValue), naming this value in the error.
+    retentionDays: ledgerRetentionDays
+  }
+}
+
+module monitoringAccess 'modules/monitoring-access.bicep' = {
+  name: 'monitoring-access'
+  params: {
+    appInsightsName: appInsights.name
+    principalId: appIdentity.properties.principalId
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -191,7 +269,7 @@ resource appStorageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existi
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: 'plan-${resourceToken}'
-  location: location
+  location: appLocation
   tags: allTags
   kind: 'functionapp'
   sku: {
@@ -223,7 +301,8 @@ var watchedConnectionSettings = [
 ]
 
 var baseAppSettings = [
-  // Host storage through the managed identity, one URI per service.
+  // Host storage through the managed identity, one URI per service (the host itself needs blobs and
+  // tables only, but keeps a queue URI in its identity-based connection schema).
   {
     name: 'AzureWebJobsStorage__blobServiceUri'
     value: appStorage.outputs.blobEndpoint
@@ -261,11 +340,15 @@ var baseAppSettings = [
     name: 'PIPELINE_TRIGGERS'
     value: string(pipelineTriggers)
   }
+  {
+    name: 'PIPELINE_LEDGER_CONTAINER'
+    value: ledgerContainerName
+  }
 ]
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   name: appName
-  location: location
+  location: appLocation
   // azd finds the deploy target of service "app" in azure.yaml through this tag.
   tags: union(allTags, {
     'azd-service-name': 'app'
@@ -281,6 +364,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     // checkov:skip=CKV_AZURE_17: Client certificates would break Event Grid webhook delivery to the app.
     // checkov:skip=CKV_AZURE_212: Flex Consumption scales per function from zero; instance counts are not a site setting (always-ready instances would be billed while idle).
     // checkov:skip=CKV_AZURE_213: Health check pings an HTTP path on fixed instances; this app has no HTTP functions and Flex instances come and go per event.
+    // checkov:skip=CKV_AZURE_78: Flex Consumption rejects siteConfig.ftpsState; FTP publishing is off through the ftp basicPublishingCredentialsPolicies resource below (allow: false by default).
     // checkov:skip=CKV_AZURE_222: Event Grid delivers to the function over its public endpoint (no VNet/private endpoint in this template); the app exposes no HTTP functions.
     serverFarmId: plan.id
     httpsOnly: true
@@ -306,9 +390,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         version: pythonVersion
       }
     }
+    // No siteConfig.ftpsState: Flex Consumption rejects it; the ftp basicPublishingCredentialsPolicies
+    // below turns FTP publishing off instead.
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       remoteDebuggingEnabled: false
       // Flex Consumption: runtime, worker and package settings are NOT app settings here
@@ -319,10 +404,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
   dependsOn: [
     // The host uses its storage and telemetry with the UAMI as soon as it starts.
-    appStorageBlobOwner
-    appStorageQueueContributor
-    appStorageTableContributor
-    appInsightsPublisher
+    appStorageAccess
+    monitoringAccess
   ]
 }
 
@@ -344,92 +427,35 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
 }
 
 // ---------------------------------------------------------------------------------------
-// Role assignments for the app identity on this resource group's resources
-// ---------------------------------------------------------------------------------------
-
-// Functions host: blob leases, timer locks, deployment package (Owner is what the host
-// documents for AzureWebJobsStorage blob access; it is a data-plane role on this account only).
-resource appStorageBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appStorageAccount.id, appIdentity.id, roleStorageBlobDataOwner)
-  scope: appStorageAccount
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageBlobDataOwner)
-    principalId: appIdentity.properties.principalId
-    principalType: 'ServicePrincipal'
-  }
-  dependsOn: [
-    appStorage
-  ]
-}
-
-resource appStorageQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appStorageAccount.id, appIdentity.id, roleStorageQueueDataContributor)
-  scope: appStorageAccount
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageQueueDataContributor)
-    principalId: appIdentity.properties.principalId
-    principalType: 'ServicePrincipal'
-  }
-  dependsOn: [
-    appStorage
-  ]
-}
-
-resource appStorageTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appStorageAccount.id, appIdentity.id, roleStorageTableDataContributor)
-  scope: appStorageAccount
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageTableDataContributor)
-    principalId: appIdentity.properties.principalId
-    principalType: 'ServicePrincipal'
-  }
-  dependsOn: [
-    appStorage
-  ]
-}
-
-// Entra ID-authenticated telemetry ingestion (APPLICATIONINSIGHTS_AUTHENTICATION_STRING).
-resource appInsightsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appInsights.id, appIdentity.id, roleMonitoringMetricsPublisher)
-  scope: appInsights
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleMonitoringMetricsPublisher)
-    principalId: appIdentity.properties.principalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
-// ---------------------------------------------------------------------------------------
 // Watched storage account + Event Grid system topic (in the watched account's resource group)
 // ---------------------------------------------------------------------------------------
 
 module watched 'modules/watched-storage.bicep' = {
-  name: 'watched-storage'
-  scope: resourceGroup(watchedStorageSubscriptionId, watchedStorageResourceGroup)
+  name: take('watched-storage-${resourceToken}', 64)
+  scope: resourceGroup(watchedSubscriptionId, watchedResourceGroup)
   params: {
     mode: watchedStorageMode
     accountName: watchedAccountName
-    location: location
-    tags: allTags
+    location: appLocation
+    tags: externalTags
     containerNames: watchedContainers
     readerPrincipalId: appIdentity.properties.principalId
     systemTopicName: topicName
+    reuseSystemTopic: reuseSystemTopic
+    systemTopicResourceGroup: topicResourceGroup
+    deploymentSuffix: resourceToken
   }
 }
 
-// The system topic dead-letters undeliverable events into the app's storage account with
-// its own managed identity (deadLetterWithResourceIdentity), so it needs write access there.
-resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appStorageAccount.id, topicName, roleStorageBlobDataContributor)
-  scope: appStorageAccount
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageBlobDataContributor)
+// The system topic dead-letters undeliverable events into the app's storage account with its own
+// managed identity (deadLetterWithResourceIdentity): write access to that one container.
+module deadLetterAccess 'modules/dead-letter-access.bicep' = {
+  name: 'dead-letter-access'
+  params: {
+    accountName: appStorage.outputs.name
+    containerName: deadLetterContainerName
     principalId: watched.outputs.systemTopicPrincipalId
-    principalType: 'ServicePrincipal'
   }
-  dependsOn: [
-    appStorage
-  ]
 }
 
 // ---------------------------------------------------------------------------------------
@@ -446,7 +472,7 @@ var adfSubscriptionId = empty(dataFactoryResourceId) ? subscription().subscripti
 var adfResourceGroup = empty(dataFactoryResourceId) ? resourceGroup().name : adfSegments[4]
 
 module amlAccess 'modules/aml-access.bicep' = if (!empty(amlWorkspaceResourceId)) {
-  name: 'aml-access'
+  name: take('aml-access-${resourceToken}', 64)
   scope: resourceGroup(amlSubscriptionId, amlResourceGroup)
   params: {
     workspaceName: last(amlSegments)
@@ -455,7 +481,7 @@ module amlAccess 'modules/aml-access.bicep' = if (!empty(amlWorkspaceResourceId)
 }
 
 module adfAccess 'modules/adf-access.bicep' = if (!empty(dataFactoryResourceId)) {
-  name: 'adf-access'
+  name: take('adf-access-${resourceToken}', 64)
   scope: resourceGroup(adfSubscriptionId, adfResourceGroup)
   params: {
     factoryName: last(adfSegments)
@@ -463,11 +489,14 @@ module adfAccess 'modules/adf-access.bicep' = if (!empty(dataFactoryResourceId))
   }
 }
 
+// Synapse RBAC, Databricks and Fabric permissions are not Azure RBAC: scripts/post-up.sh assigns
+// the Synapse roles and prints MANUAL_ACCESS_STEPS for the rest.
+
 // ---------------------------------------------------------------------------------------
 // Outputs (upper-case names become azd environment values; scripts/post-up.sh reads them)
 // ---------------------------------------------------------------------------------------
 
-output AZURE_LOCATION string = location
+output AZURE_LOCATION string = appLocation
 output AZURE_RESOURCE_GROUP string = resourceGroup().name
 output AZURE_FUNCTION_APP_NAME string = functionApp.name
 output FUNCTION_APP_RESOURCE_ID string = functionApp.id
@@ -476,9 +505,17 @@ output APP_IDENTITY_PRINCIPAL_ID string = appIdentity.properties.principalId
 output APP_STORAGE_ACCOUNT_NAME string = appStorage.outputs.name
 output APP_STORAGE_ACCOUNT_ID string = appStorage.outputs.id
 output DEADLETTER_CONTAINER_NAME string = deadLetterContainerName
+output LEDGER_CONTAINER_NAME string = ledgerContainerName
 output APPLICATIONINSIGHTS_NAME string = appInsights.name
 output WATCHED_STORAGE_ACCOUNT_NAME string = watchedAccountName
-output WATCHED_STORAGE_RESOURCE_GROUP string = watchedStorageResourceGroup
-output WATCHED_STORAGE_SUBSCRIPTION_ID string = watchedStorageSubscriptionId
+output WATCHED_STORAGE_RESOURCE_GROUP string = watchedResourceGroup
+output WATCHED_STORAGE_SUBSCRIPTION_ID string = watchedSubscriptionId
 output EVENTGRID_SYSTEM_TOPIC_NAME string = watched.outputs.systemTopicName
+output EVENTGRID_SYSTEM_TOPIC_RESOURCE_GROUP string = topicResourceGroup
 output WATCHED_CONTAINERS array = watchedContainers
+// [{ container, subjectEndsWith }]: the event subscriptions infra/eventgrid.bicep creates (step 2).
+output EVENT_SUBSCRIPTIONS array = eventSubscriptions
+output SYNAPSE_WORKSPACE_NAME string = synapseWorkspaceName
+output SYNAPSE_USES_WORKSPACE_IDENTITY bool = synapseUsesWorkspaceIdentity
+// Access this template cannot grant; scripts/post-up.sh prints each line.
+output MANUAL_ACCESS_STEPS array = manualAccessSteps

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Step 2 of the deployment: create the Event Grid BlobCreated subscriptions (infra/eventgrid.bicep)
-# once the function code is published. Event Grid validates an AzureFunction endpoint when the
-# subscription is created, so this must run AFTER `func azure functionapp publish` / `azd deploy`.
+# Step 2 of the deployment, after the function code is published:
+#   1. access that Azure RBAC cannot grant: the Synapse RBAC roles (when synapseWorkspaceName is set),
+#      and the manual steps main.bicep lists (output MANUAL_ACCESS_STEPS), printed;
+#   2. the Event Grid subscriptions (infra/eventgrid.bicep). Event Grid validates an AzureFunction
+#      endpoint when the subscription is created, so this must run AFTER `func azure functionapp
+#      publish` / `azd deploy`.
 #
 # Inputs come from the outputs of infra/main.bicep, either
 #   - as environment variables (azd exports them to hooks; see azure.yaml), or
@@ -15,7 +18,8 @@
 #   --wait-seconds N            how long to wait for the function to appear (default: 300)
 #   --dry-run                   print the az commands that would change something, run none of them
 #
-# Needs: az CLI (logged in), bash. No storage keys or connection strings are used.
+# Needs: az CLI (logged in), bash. No storage keys or connection strings are used. The Synapse step
+# needs the Synapse Administrator (or Synapse RBAC Administrator) role on the workspace.
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,23 +38,33 @@ while [[ $# -gt 0 ]]; do
     --function) function_name="$2"; shift 2 ;;
     --wait-seconds) wait_seconds="$2"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "post-up: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
 
 log() { echo "post-up: $*" >&2; }
 
+# Runs a command that changes something, or prints it with --dry-run.
+change() {
+  if [[ "${dry_run}" -eq 1 ]]; then
+    printf '%q ' "$@"
+    printf '\n'
+  else
+    "$@"
+  fi
+}
+
 if [[ -z "${resource_group}" ]]; then
   log "no resource group: pass -g <name> or set AZURE_RESOURCE_GROUP"
   exit 2
 fi
 
-# Value of one main.bicep output: the environment variable of the same name if set (azd),
-# else the deployment's output.
+# Value of one main.bicep output: the environment variable of the same name if set (azd sets every
+# output, empty ones included), else the deployment's output.
 output() {
   local name="$1" format="${2:-tsv}"
-  if [[ -n "${!name:-}" ]]; then
+  if [[ -n "${!name+set}" ]]; then
     printf '%s\n' "${!name}"
     return
   fi
@@ -61,24 +75,72 @@ output() {
     --output "${format}"
 }
 
+# One line per string of a JSON array of strings (main.bicep's own messages, which hold no quotes),
+# compact (azd) or pretty-printed (az).
+json_strings() {
+  printf '%s' "$1" | awk '{ s = s $0 } END {
+    gsub(/^[ \t]*\[[ \t]*"?|"?[ \t]*\][ \t]*$/, "", s)
+    n = split(s, parts, /"[ \t]*,[ \t]*"/)
+    for (i = 1; i <= n; i++) if (parts[i] != "") print parts[i]
+  }'
+}
+
 function_app_name="$(output AZURE_FUNCTION_APP_NAME)"
 function_app_id="$(output FUNCTION_APP_RESOURCE_ID)"
 topic_name="$(output EVENTGRID_SYSTEM_TOPIC_NAME)"
-watched_rg="$(output WATCHED_STORAGE_RESOURCE_GROUP)"
+topic_rg="$(output EVENTGRID_SYSTEM_TOPIC_RESOURCE_GROUP)"
 watched_sub="$(output WATCHED_STORAGE_SUBSCRIPTION_ID)"
 deadletter_account_id="$(output APP_STORAGE_ACCOUNT_ID)"
 deadletter_container="$(output DEADLETTER_CONTAINER_NAME)"
-# A JSON array such as ["uploads"]; keep it compact for the --parameters argument.
-containers="$(output WATCHED_CONTAINERS json | tr -d ' \n\r\t')"
+principal_id="$(output APP_IDENTITY_PRINCIPAL_ID)"
+# JSON arrays, e.g. [{"container":"uploads","subjectEndsWith":".csv"}]; compact for --parameters.
+subscriptions="$(output EVENT_SUBSCRIPTIONS json | tr -d '\n\r\t')"
+manual_steps="$(output MANUAL_ACCESS_STEPS json | tr -d '\n\r\t')"
+synapse_workspace="$(output SYNAPSE_WORKSPACE_NAME)"
+synapse_uses_identity="$(output SYNAPSE_USES_WORKSPACE_IDENTITY)"
 
-for var in function_app_name function_app_id topic_name watched_rg watched_sub deadletter_account_id deadletter_container; do
+for var in function_app_name function_app_id topic_name topic_rg watched_sub deadletter_account_id deadletter_container principal_id; do
   if [[ -z "${!var}" ]]; then
     log "missing value for ${var}: is the main deployment '${deployment_name}' in '${resource_group}' complete?"
     exit 1
   fi
 done
 
-if [[ -z "${containers}" || "${containers}" == "[]" || "${containers}" == "null" ]]; then
+# --- 1. Access Azure RBAC cannot grant ---------------------------------------------------------
+
+# Synapse RBAC (not Azure RBAC): created only when the identity does not hold the role yet, so a
+# second run changes nothing.
+synapse_role() {
+  local role="$1"
+  shift
+  local held
+  held="$(az synapse role assignment list --workspace-name "${synapse_workspace}" --role "${role}" \
+    --assignee "${principal_id}" "$@" --query "length(@)" --output tsv)"
+  if [[ "${held}" != "0" ]]; then
+    log "Synapse: the app identity already holds ${role} in ${synapse_workspace}"
+    return
+  fi
+  log "Synapse: assigning ${role} in ${synapse_workspace} to the app identity"
+  change az synapse role assignment create --workspace-name "${synapse_workspace}" --role "${role}" \
+    --assignee-object-id "${principal_id}" --assignee-principal-type ServicePrincipal "$@" --output none
+}
+
+if [[ -n "${synapse_workspace}" ]]; then
+  # Runs pipelines on the workspace's integration runtimes.
+  synapse_role "Synapse Compute Operator" --scope "workspaces/${synapse_workspace}"
+  if [[ "${synapse_uses_identity,,}" == "true" ]]; then
+    # Lets those runs use the workspace's managed identity, and nothing else.
+    synapse_role "Synapse Credential User" --item-type credentials --item WorkspaceSystemIdentity
+  fi
+fi
+
+while IFS= read -r step; do
+  [[ -n "${step}" ]] && log "manual step: ${step}"
+done < <(json_strings "${manual_steps}")
+
+# --- 2. Event subscriptions --------------------------------------------------------------------
+
+if [[ -z "${subscriptions}" || "${subscriptions}" == "[]" || "${subscriptions}" == "null" ]]; then
   log "no active watch triggers in PIPELINE_TRIGGERS: no event subscription to create"
   exit 0
 fi
@@ -100,26 +162,19 @@ if [[ "${dry_run}" -eq 0 ]]; then
   done
 fi
 
-cmd=(az deployment group create
-  --subscription "${watched_sub}"
-  --resource-group "${watched_rg}"
-  --name "eventgrid-${function_app_name}"
-  --template-file "${repo_root}/infra/eventgrid.bicep"
-  --parameters
-  "systemTopicName=${topic_name}"
-  "functionAppResourceId=${function_app_id}"
-  "functionName=${function_name}"
-  "containers=${containers}"
-  "deadLetterStorageAccountId=${deadletter_account_id}"
-  "deadLetterContainerName=${deadletter_container}"
-  --output none)
-
-if [[ "${dry_run}" -eq 1 ]]; then
-  printf '%q ' "${cmd[@]}"
-  printf '\n'
-  exit 0
-fi
-
-log "creating BlobCreated subscriptions for ${containers} on ${topic_name} (${watched_rg})"
-"${cmd[@]}"
-log "done: uploads to ${containers} now trigger ${function_app_name}/${function_name}"
+log "creating event subscriptions ${subscriptions} on ${topic_name} (${topic_rg})"
+change az deployment group create \
+  --subscription "${watched_sub}" \
+  --resource-group "${topic_rg}" \
+  --name "eventgrid-${function_app_name}" \
+  --template-file "${repo_root}/infra/eventgrid.bicep" \
+  --parameters \
+  "systemTopicName=${topic_name}" \
+  "functionAppResourceId=${function_app_id}" \
+  "functionName=${function_name}" \
+  "subscriptions=${subscriptions}" \
+  "deadLetterStorageAccountId=${deadletter_account_id}" \
+  "deadLetterContainerName=${deadletter_container}" \
+  --output none
+[[ "${dry_run}" -eq 0 ]] && log "done: uploads to the watched containers now trigger ${function_app_name}/${function_name}"
+exit 0

@@ -1,6 +1,6 @@
 // Deployed into the watched account's resource group: the account itself (only when asked to
-// create one), read access for the app identity, and the Event Grid system topic.
-// System topics for a storage account live in that account's resource group and region.
+// create one), read access for the app identity to the watched containers, and the account's Event
+// Grid system topic (in its own resource group, which may be another one).
 
 @allowed([
   'existing'
@@ -10,12 +10,12 @@ param mode string
 
 param accountName string
 
-@description('Region for a new account. The system topic always follows the account\'s region.')
+@description('Region for a new account. The system topic follows the account\'s region in both modes.')
 param location string
 
 param tags object = {}
 
-@description('Containers to create when mode is new (existing accounts are left untouched).')
+@description('The containers the active watch triggers listen on. With mode new they are created; with mode existing they must exist (the read roles are scoped to them).')
 param containerNames array = []
 
 @description('Principal (object) ID of the function app\'s user-assigned identity.')
@@ -23,11 +23,19 @@ param readerPrincipalId string
 
 param systemTopicName string
 
+@description('true: the account already has this system topic; it is updated in place, keeping its identities and tags.')
+param reuseSystemTopic bool
+
+@description('Resource group of the system topic (the watched account\'s unless an existing topic lives elsewhere).')
+param systemTopicResourceGroup string
+
+@description('Makes nested deployment names unique per app, so two apps can watch one account.')
+param deploymentSuffix string
+
 var createNew = mode == 'new'
-var roleStorageBlobDataReader = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 
 module newAccount 'storage-account.bicep' = if (createNew) {
-  name: 'watched-storage-account'
+  name: take('watched-storage-account-${deploymentSuffix}', 64)
   params: {
     name: accountName
     location: location
@@ -36,43 +44,51 @@ module newAccount 'storage-account.bicep' = if (createNew) {
   }
 }
 
-// Works for both modes; for a new account every user below waits for the module.
+// Works for both modes; everything that reads it waits for the module above.
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: accountName
 }
 
-// The app only reads uploaded blobs; it never writes to the watched account.
-resource blobReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(account.id, readerPrincipalId, roleStorageBlobDataReader)
-  scope: account
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleStorageBlobDataReader)
+module readAccess 'watched-read-access.bicep' = {
+  name: take('watched-read-access-${deploymentSuffix}', 64)
+  params: {
+    accountName: accountName
+    containerNames: containerNames
     principalId: readerPrincipalId
-    principalType: 'ServicePrincipal'
   }
   dependsOn: [
     newAccount
   ]
 }
 
-resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
-  name: systemTopicName
-  location: createNew ? location : account.location
-  tags: tags
-  // Used to write dead-lettered events into the app's storage account without keys.
-  identity: {
-    type: 'SystemAssigned'
-  }
-  properties: {
-    source: account.id
-    topicType: 'Microsoft.Storage.StorageAccounts'
+module newTopic 'system-topic.bicep' = if (!reuseSystemTopic) {
+  name: take('system-topic-${deploymentSuffix}', 64)
+  scope: resourceGroup(systemTopicResourceGroup)
+  params: {
+    name: systemTopicName
+    // Read at run time and handed to the module: not known when this deployment starts.
+    location: account.location
+    sourceId: account.id
+    tags: tags
   }
   dependsOn: [
     newAccount
   ]
+}
+
+module reusedTopic 'existing-system-topic.bicep' = if (reuseSystemTopic) {
+  name: take('existing-system-topic-${deploymentSuffix}', 64)
+  scope: resourceGroup(systemTopicResourceGroup)
+  params: {
+    name: systemTopicName
+    sourceId: account.id
+    tags: tags
+    deploymentSuffix: deploymentSuffix
+  }
 }
 
 output accountId string = account.id
-output blobEndpoint string = 'https://${accountName}.blob.${environment().suffixes.storage}/'
-output systemTopicName string = systemTopic.name
-output systemTopicPrincipalId string = systemTopic.identity.principalId
+// The account's own endpoint (right for accounts in an Azure DNS zone too, whose host is not <name>.blob...).
+output blobEndpoint string = account.properties.primaryEndpoints.blob
+output systemTopicName string = systemTopicName
+output systemTopicPrincipalId string = reuseSystemTopic ? reusedTopic.outputs.principalId : newTopic.outputs.principalId
