@@ -105,10 +105,13 @@ param deadLetterContainerName string = 'eventgrid-deadletter'
 @description('Container in the app\'s storage account that holds the ledger (PIPELINE_LEDGER_CONTAINER).')
 param ledgerContainerName string = 'pipeline-bridge-ledger'
 
-@description('Delete submitted and failed ledger records this many days after their last change (a lifecycle rule). 0: keep them. Otherwise at least 2, longer than Event Grid\'s 24-hour retry window.')
+@description('Delete submitted ledger records this many days after their last change (a lifecycle rule). 0: keep them. Otherwise at least 2, longer than Event Grid\'s 24-hour retry window.')
 @minValue(0)
 @maxValue(36500)
 param ledgerRetentionDays int = 0
+
+@description('With ledgerRetentionDays: also delete failed records whose outcome is certain (never those whose run may exist).')
+param ledgerRetentionIncludesFailed bool = false
 
 @description('Allow FTP/SCM basic-auth publishing credentials. Keep false: az/func/azd publish with Entra ID tokens.')
 param allowBasicPublishingCredentials bool = false
@@ -252,6 +255,7 @@ module ledgerRetention 'modules/ledger-retention.bicep' = if (ledgerRetentionDay
     ledgerContainerName: ledgerContainerName
     // The module refuses fewer than 2 days (its @minValue), naming this value in the error.
     retentionDays: ledgerRetentionDays
+    includeFailed: ledgerRetentionIncludesFailed
   }
 }
 

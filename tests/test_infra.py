@@ -33,8 +33,9 @@ from pathlib import Path
 import lark
 import pytest
 
-from shared import ledger
+from shared import events, ledger
 from shared.config import parse_config
+from shared.targets import DEFAULT_KIND, TARGET_KINDS
 from tests.support.bicep_rules import Template, body, render
 
 REPO = Path(__file__).resolve().parents[1]
@@ -785,20 +786,38 @@ def test_ledger_retention_is_off_by_default_and_never_shorter_than_event_grid_re
 
 
 def test_ledger_retention_deletes_only_final_records_under_the_ledgers_runs_prefix():
-    """The rule `prune` applies: never a claimed or released record. Checked against the ledger's own names."""
+    """The rule `prune` applies: submitted records, failed ones only when asked and only when certain, never
+    a claimed or released one. Checked against the ledger's own names."""
     module = parsed(INFRA / "modules" / "ledger-retention.bicep")
+    variables = {name: v["value"] for name, v in module["variables"].items()}
     (policy,) = _resources_of_type(module, "Microsoft.Storage/storageAccounts/managementPolicies")
     assert policy["name"] == "default"
-    rules = policy["properties"]["policy"]["rules"]
-    assert rules["loop_type"]["detail"] == {"item_name": "state", "array_name": "prunableStates"}
-    assert set(module["variables"]["prunableStates"]["value"]) == {ledger.SUBMITTED, ledger.FAILED}
-    definition = rules["config"]["definition"]
-    assert definition["filters"]["prefixMatch"] == ["${ledgerContainerName}/" + ledger.RUNS_PREFIX]
-    assert definition["filters"]["blobIndexMatch"] == [{"name": "state", "op": "==", "value": "state"}]
-    assert definition["actions"] == {"baseBlob": {"delete": {"daysAfterModificationGreaterThan": "retentionDays"}}}
+    rules = policy["properties"]["policy"]["rules"]["operator"]["operands"]
+    assert rules == {
+        "condition": "includeFailed",
+        "true_value": ["submittedRule", "certainFailedRule"],
+        "false_value": ["submittedRule"],
+    }
+    assert module["parameters"]["includeFailed"]["default"] is False
+    assert variables["filtersBase"]["prefixMatch"] == ["${ledgerContainerName}/" + ledger.RUNS_PREFIX]
+
+    def index_match(rule: str) -> dict[str, str]:
+        filters = variables[rule]["definition"]["filters"]["function"]["parameters"]
+        assert filters["arg_1"] == "filtersBase"
+        return {m["name"]: m["value"] for m in filters["arg_2"]["blobIndexMatch"] if m["op"] == "=="}
+
+    assert index_match("submittedRule") == {"state": ledger.SUBMITTED}
+    assert index_match("certainFailedRule") == {"state": ledger.FAILED, "uncertain": "false"}
+    for rule in ("submittedRule", "certainFailedRule"):
+        assert variables[rule]["definition"]["actions"] == "deleteAfterRetention"
+        assert re.fullmatch(r"[a-z0-9]+", variables[rule]["name"]), "lifecycle rule names are alphanumeric"
+    assert variables["deleteAfterRetention"] == {
+        "baseBlob": {"delete": {"daysAfterModificationGreaterThan": "retentionDays"}}
+    }
     main = parsed(INFRA / "main.bicep")
     assert main["parameters"]["ledgerContainerName"]["default"] == ledger.DEFAULT_CONTAINER
     assert _settings(main, "baseAppSettings")["PIPELINE_LEDGER_CONTAINER"] == "ledgerContainerName"
+    assert body(main["modules"]["ledgerRetention"])["params"]["includeFailed"] == "ledgerRetentionIncludesFailed"
 
 
 def test_resources_outside_the_app_resource_group_carry_no_azd_env_tag():
@@ -822,9 +841,12 @@ def test_kinds_without_azure_rbac_get_manual_access_steps():
     # post-up.sh splits the messages on quotes: none may hold one.
     for name in steps.values():
         assert '\\"' not in dumped[name], name
-    assert set(main["variables"]["amlKinds"]["value"]) == {
-        "published_pipeline", "pipeline_endpoint", "batch_endpoint", "aml_pipeline_job"
-    }
+    aml_kinds = set(main["variables"]["amlKinds"]["value"])
+    assert aml_kinds == {"published_pipeline", "pipeline_endpoint", "batch_endpoint", "aml_pipeline_job"}
+    assert DEFAULT_KIND in json.dumps(main["variables"]["activeKindsWithDuplicates"])
+    # Every kind the app knows has its access handled: a role by id, a post-up step or a manual step.
+    handled = aml_kinds | {"adf_pipeline", "synapse_pipeline", "databricks_job", "fabric_pipeline"}
+    assert handled == set(TARGET_KINDS), sorted(set(TARGET_KINDS) ^ handled)
     assert main["outputs"]["MANUAL_ACCESS_STEPS"]["value"] == "manualAccessSteps"
 
 
@@ -890,7 +912,7 @@ def test_event_subscriptions_deliver_to_blob_trigger_with_retries_and_dead_lette
 
 
 def test_event_subscriptions_filter_event_types_and_data_api():
-    """Issues 17 and 19 item 9: blob events and renames, only for the write APIs that complete content."""
+    """Issues 17 and 19 item 9: blob events and renames, without the write APIs that never fire."""
     subscriptions = _event_subscriptions()
     blobs = subscriptions["blobEvents"]
     # The name earlier versions used: a redeployment updates the subscription instead of adding a second one.
@@ -902,14 +924,17 @@ def test_event_subscriptions_filter_event_types_and_data_api():
     directories = subscriptions["directoryEvents"]
     assert directories["properties"]["filter"]["includedEventTypes"] == ["Microsoft.Storage.DirectoryRenamed"]
     assert "subjectEndsWith" not in directories["properties"]["filter"], "a suffix would drop directory events"
+    assert blobs["properties"]["filter"]["includedEventTypes"] == [events.BLOB_CREATED, events.BLOB_RENAMED]
+    assert directories["properties"]["filter"]["includedEventTypes"] == [events.DIRECTORY_RENAMED]
     template = parsed(INFRA / "eventgrid.bicep")
     variables = {name: v["value"] for name, v in template["variables"].items()}
-    assert variables["apiFilter"] == {"operatorType": "StringIn", "key": "data.api", "values": "deliveredApis"}
-    assert variables["deliveredApis"] == [
-        "PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose", "SftpCommit", "RenameFile", "RenameDirectory"
-    ]
-    for sub in subscriptions.values():
-        assert sub["properties"]["filter"]["advancedFilters"] == ["apiFilter"]
+    # The event path's own list (shared/events.py) is the one list: Event Grid drops exactly the APIs that
+    # never fire there, and delivers every API that may (an allow-list would drop ones it did not name).
+    assert variables["apiFilter"] == {"operatorType": "StringNotIn", "key": "data.api", "values": "neverFiringApis"}
+    assert variables["neverFiringApis"] == sorted(events.NEVER_FIRING_APIS)
+    assert not set(variables["neverFiringApis"]) & set(events.FIRING_APIS)
+    assert blobs["properties"]["filter"]["advancedFilters"] == ["apiFilter"]
+    assert "advancedFilters" not in directories["properties"]["filter"]
 
 
 def test_a_container_with_one_trigger_gets_its_suffix_as_subject_ends_with():
