@@ -19,12 +19,7 @@ class Runtime:
     config: BridgeConfig
     ledger: Ledger
     submitter: Submitter
-
-    @property
-    def state(self) -> StateStore:
-        """Schedule and sweep progress, kept beside the ledger records."""
-        self.ledger.ensure_container()
-        return StateStore(self.ledger.container)
+    state: StateStore  # schedule and sweep progress, kept beside the ledger records
 
 
 def check_lease(ledger: Ledger, policy: RetryPolicy) -> None:
@@ -41,6 +36,9 @@ def check_lease(ledger: Ledger, policy: RetryPolicy) -> None:
 
 def current_runtime() -> Runtime:
     """Raises `ConfigError` (every problem listed) when the configuration is invalid: fail loudly."""
-    runtime = Runtime(config=load_config(), ledger=Ledger.from_settings(), submitter=shared_submitter())
+    ledger = Ledger.from_settings()
+    runtime = Runtime(config=load_config(), ledger=ledger, submitter=shared_submitter(),
+                      state=StateStore(ledger.container))
     check_lease(runtime.ledger, runtime.submitter.policy)
+    ledger.ensure_container()  # the only storage call here: once per process, not per use of `state`
     return runtime

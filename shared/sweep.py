@@ -33,6 +33,7 @@ from .clock import iso, parse_iso, utc_now
 from .config import Trigger, WatchSpec
 from .dispatch import FiringResult, Outcome, fire
 from .firing import BlobVersion, normalise_etag
+from .invocation import thread_initializer
 from .logs import log_decision
 from .matching import COPY_PENDING, decide
 from .runtime import Runtime
@@ -148,7 +149,8 @@ class BoundedSubmitter:
         self.progress = progress
         in_flight = max(1, int(float_setting("PIPELINE_SWEEP_CONCURRENCY", 8)))
         self.submitter = InFlightLimit(runtime.submitter, in_flight)
-        self.pool = ThreadPoolExecutor(max_workers=in_flight * 2, thread_name_prefix="sweep")
+        self.pool = ThreadPoolExecutor(max_workers=in_flight * 2, thread_name_prefix="sweep",
+                                       initializer=thread_initializer())
         self.slots = threading.BoundedSemaphore(in_flight * 4)
         self.lock = threading.Lock()
         self.done = 0

@@ -7,8 +7,10 @@ azure-functions library's own converters and calls `main`; so do these helpers.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,12 +19,53 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
+import azure.functions as func
 from azure.functions import meta
 from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.timer import TimerRequestConverter
 from azure.storage.blob import BlobClient, ContainerClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The worker keeps one thread-local for the whole process and sets `invocation_id` on it on the thread that
+# calls `main`; its log handler reads it on whichever thread logs (azure-functions-python-worker dispatcher).
+INVOCATION_LOCAL = threading.local()
+
+
+def current_invocation_id() -> str | None:
+    """The invocation id the worker's log handler would attach to a record logged on this thread."""
+    return getattr(INVOCATION_LOCAL, "invocation_id", None)
+
+
+class HostContext(func.Context):
+    """The `context` argument the worker passes to a `main` that declares one."""
+
+    def __init__(self, function_name: str) -> None:
+        self._invocation_id = str(uuid.uuid4())
+        self._function_name = function_name
+
+    @property
+    def invocation_id(self) -> str:
+        return self._invocation_id
+
+    @property
+    def thread_local_storage(self) -> Any:
+        return INVOCATION_LOCAL
+
+    @property
+    def function_name(self) -> str:
+        return self._function_name
+
+    @property
+    def function_directory(self) -> str:
+        return str(REPO_ROOT / self._function_name)
+
+    @property
+    def trace_context(self) -> Any:
+        return None
+
+    @property
+    def retry_context(self) -> Any:
+        return None
 
 
 @dataclass(frozen=True)
@@ -42,8 +85,15 @@ class FunctionApp:
         converter = {"eventGridTrigger": EventGridEventInConverter, "timerTrigger": TimerRequestConverter}[
             binding["type"]
         ]
-        argument = converter.decode(datum, trigger_metadata={})
-        return self.module.main(**{binding["name"]: argument})
+        arguments = {binding["name"]: converter.decode(datum, trigger_metadata={})}
+        context = HostContext(self.name)
+        if "context" in inspect.signature(self.module.main).parameters:
+            arguments["context"] = context
+        INVOCATION_LOCAL.invocation_id = context.invocation_id
+        try:
+            return self.module.main(**arguments)
+        finally:
+            INVOCATION_LOCAL.invocation_id = None
 
 
 def load_function(name: str) -> FunctionApp:

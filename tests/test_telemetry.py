@@ -1,0 +1,71 @@
+"""Decision lines reach Application Insights: never sampled away, and correlated with their invocation."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from azure.storage.blob import ContainerClient
+
+from shared.clock import utc_now
+from shared.logs import LOGGER
+from shared.runtime import current_runtime
+from shared.sweep import sweep_trigger
+from tests.support.host import REPO_ROOT, current_invocation_id, load_function, timer_payload
+from tests.support.standin import PipelineStandIn
+from tests.support.triggers import watch_trigger
+
+Setter = Callable[[list[Any]], None]
+
+
+class InvocationRecorder(logging.Handler):
+    """What the worker's log handler sees: for each decision line, its thread and the invocation id there."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append((record.getMessage().split()[0], threading.current_thread().name, current_invocation_id()))
+
+
+@pytest.fixture
+def recorder() -> Iterator[InvocationRecorder]:
+    handler, level = InvocationRecorder(), LOGGER.level
+    LOGGER.addHandler(handler)
+    LOGGER.setLevel(logging.INFO)
+    yield handler
+    LOGGER.removeHandler(handler)
+    LOGGER.setLevel(level)
+
+
+def test_lines_from_the_sweeps_pool_threads_carry_the_timer_invocation(
+    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn, recorder: InvocationRecorder
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                polling_interval=1)])
+    runtime = current_runtime()
+    sweep_trigger(runtime.config.trigger("landing"), runtime, runtime.state, now=utc_now() - timedelta(minutes=5))
+    for name in ("a.csv", "b.csv", "c.csv"):
+        container.get_blob_client(name).upload_blob(b"x")
+    recorder.seen.clear()
+
+    load_function("timer_trigger").invoke(timer_payload())
+
+    assert len(standin.runs) == 3
+    submitted = [(thread, invocation) for event, thread, invocation in recorder.seen if event == "event=submitted"]
+    assert len(submitted) == 3 and all(thread.startswith("sweep") for thread, _ in submitted)
+    invocations = {invocation for _, _, invocation in recorder.seen}
+    assert len(invocations) == 1 and None not in invocations, recorder.seen
+
+
+def test_traces_are_never_sampled() -> None:
+    """The decision lines are traces; sampling them would drop `event=submitted`/`unrecorded` lines at random."""
+    sampling = json.loads((REPO_ROOT / "host.json").read_text())["logging"]["applicationInsights"]["samplingSettings"]
+    if sampling.get("isEnabled", True):
+        assert "Trace" in sampling["excludedTypes"].split(";")
