@@ -30,7 +30,7 @@ from azure.storage.blob import ContainerClient
 
 from bench.harness import Run, Services, Target, parse_run, percentiles, ratio, report, upload_many
 from bench.raw import BridgeRequest, RawRoundTrips
-from tests.support.host import FunctionApp, blob_created_event, load_function
+from tests.support.host import FunctionApp, HostContext, blob_created_event, load_function
 from tests.support.triggers import watch_trigger
 
 SIZES = {"smoke": (5, 20, 10), "full": (50, 1000, 200)}  # warm-up, measured and profiled events
@@ -58,8 +58,9 @@ class Bridge:
 
     def once(self) -> Sample:
         seen = len(self.requests)
+        arguments = {self.argument: next(self.events), "context": HostContext("blob_trigger")}
         started = time.monotonic()
-        self.call(**{self.argument: next(self.events)})
+        self.call(**arguments)
         finished = time.monotonic()
         if len(self.requests) <= seen:
             raise RuntimeError("the bridge returned without posting: the event was not submitted")

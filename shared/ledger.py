@@ -32,6 +32,7 @@ from azure.storage.blob import ContainerClient
 
 from .clock import iso, parse_iso, utc_now
 from .firing import BlobVersion, Firing, normalise_etag
+from .ledger_index import index_metadata, index_tags
 from .settings import float_setting, get_setting
 
 CLAIMED, SUBMITTED, RELEASED, UNCERTAIN, FAILED = "claimed", "submitted", "released", "uncertain", "failed"
@@ -147,10 +148,6 @@ class Ledger:
             return None
         return LedgerEntry.from_bytes(download.readall()), str(download.properties.etag)
 
-    def find(self, key_or_prefix: str) -> list[LedgerEntry]:
-        """Entries whose key starts with the given text (operators paste short keys)."""
-        return [entry for entry in self.entries() if entry.key.startswith(key_or_prefix)]
-
     def entries(self, trigger: str | None = None, states: set[str] | None = None) -> Iterator[LedgerEntry]:
         self.ensure_container()
         prefix = f"{RUNS_PREFIX}{trigger}/" if trigger else RUNS_PREFIX
@@ -165,7 +162,8 @@ class Ledger:
     def _write(self, entry: LedgerEntry, *, if_match: str | None = None, create: bool = False) -> str:
         entry.updated_at = iso(utc_now())
         client = self.container.get_blob_client(entry.blob_name)
-        kwargs: dict[str, Any] = {"metadata": {"state": entry.state, "trigger": entry.trigger}}
+        # What listings need travels with every write, atomically with the record (shared/ledger_index.py).
+        kwargs: dict[str, Any] = {"metadata": index_metadata(entry), "tags": index_tags(entry)}
         if create:
             kwargs["overwrite"] = False
         else:

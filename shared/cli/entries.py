@@ -6,15 +6,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..ledger import LedgerEntry
+from ..ledger_index import IndexRow
 from .output import shorten, table
 
 SHORT_KEY = 12
 MIN_PREFIX = 8
+Shown = LedgerEntry | IndexRow  # a whole record, or what its listing says about it
 
 
-def subject(entry: LedgerEntry) -> str:
+def subject(entry: Shown) -> str:
     """`container/blob` for a blob version, `slot <time>` for a scheduled slot."""
-    firing = entry.firing
+    firing = entry.firing or {}
     if "slot" in firing:
         return f"slot {firing['slot']}"
     return f"{firing.get('container')}/{firing.get('blob')}"
@@ -39,10 +41,10 @@ def as_json(entry: LedgerEntry) -> dict[str, Any]:
     }
 
 
-def entries_table(entries: Iterable[LedgerEntry]) -> str:
+def entries_table(entries: Iterable[Shown]) -> str:
     headers = ("UPDATED", "TRIGGER", "STATE", "BLOB OR SLOT", "ETAG", "RUN ID", "ATTEMPTS", "KEY", "LAST ERROR")
     return table(headers, (
-        (e.updated_at, e.trigger, e.state, subject(e), e.firing.get("etag"), e.run_id, e.attempts,
+        (e.updated_at, e.trigger, e.state, subject(e), (e.firing or {}).get("etag"), e.run_id, e.attempts,
          e.key[:SHORT_KEY], shorten(error_text(e.error), 70))
         for e in entries
     ))

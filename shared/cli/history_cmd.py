@@ -6,8 +6,9 @@ import argparse
 import re
 from datetime import UTC, datetime, timedelta
 
-from ..clock import parse_iso, utc_now
+from ..clock import utc_now
 from ..ledger import FAILED, RELEASED, Ledger
+from ..ledger_listing import LedgerListing
 from .entries import as_json, entries_table
 from .errors import ledger_storage, storage_errors
 from .output import print_json
@@ -49,20 +50,20 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """One listing of the ledger (one trigger's folder with --trigger); only the entries shown are downloaded,
+    and for the table only those whose firing did not fit in the listing's metadata."""
     states = {FAILED, RELEASED} if args.failed else None
     with storage_errors(ledger_storage()):
-        entries = list(Ledger.from_settings().entries(args.trigger, states))
-    if args.since:
-        entries = [e for e in entries if parse_iso(e.updated_at) >= args.since]
-    entries.sort(key=lambda e: parse_iso(e.updated_at), reverse=True)
-    shown = entries[: args.limit]
-    if args.json:
-        print_json([as_json(e) for e in shown])
-        return 0
-    if not shown:
+        listing = LedgerListing(Ledger.from_settings())
+        page = listing.newest(args.limit, args.trigger, states, args.since)
+        if args.json:
+            print_json([as_json(entry) for entry in map(listing.entry, page.rows) if entry is not None])
+            return 0
+        rows = [row for row in map(listing.complete, page.rows) if row is not None]
+    if not rows:
         print("no ledger entries match")
         return 0
-    print(entries_table(shown))
-    if len(entries) > len(shown):
-        print(f"({len(entries) - len(shown)} older entries not shown: raise --limit)")
+    print(entries_table(rows))
+    if page.not_shown:
+        print(f"({page.not_shown} older entries not shown: raise --limit)")
     return 0

@@ -19,6 +19,7 @@ from ..config import BridgeConfig, load_config
 from ..dispatch import FiringResult, Outcome, build_request, submit_claimed
 from ..firing import BlobVersion, Firing, firing_from_record
 from ..ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry, Refusal
+from ..ledger_listing import LedgerListing
 from ..submitter import shared_submitter
 from ..sweep import watched_container
 from ..targets import TARGET_KINDS, PipelineRequest
@@ -77,12 +78,17 @@ def run(args: argparse.Namespace) -> int:
 def entry_by_key(ledger: Ledger, prefix: str, trigger: str | None) -> LedgerEntry:
     if len(prefix) < MIN_PREFIX:
         raise CliError(f"give at least {MIN_PREFIX} characters of the key (see `history`); got {prefix!r}", USAGE)
-    matches = [e for e in ledger.find(prefix.lower()) if trigger is None or e.trigger == trigger]
-    if not matches:
-        raise CliError(f"no ledger entry has a key starting {prefix!r}")
+    listing = LedgerListing(ledger)
+    try:
+        matches = listing.find(prefix.lower(), trigger)
+    except ValueError as error:
+        raise CliError(f"{error} (see `history`)", USAGE) from None
     if len(matches) > 1:
-        raise CliError(f"key prefix {prefix!r} is ambiguous; it matches:\n{entries_table(matches)}", USAGE)
-    entry = matches[0]
+        shown = [row for row in map(listing.complete, matches) if row is not None]
+        raise CliError(f"key prefix {prefix!r} is ambiguous; it matches:\n{entries_table(shown)}", USAGE)
+    entry = listing.entry(matches[0]) if matches else None
+    if entry is None:
+        raise CliError(f"no ledger entry has a key starting {prefix!r}")
     if entry.state != FAILED:
         why = {SUBMITTED: f"it already started run {entry.run_id}",
                RELEASED: "a transient failure: the next event delivery or sweep retries it",

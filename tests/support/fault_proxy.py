@@ -30,6 +30,7 @@ class FaultProxy:
         self.forwarded = 0
         self.answered: list[int] = []
         self.copy_reports: dict[str, str] = {}  # request path -> the x-ms-copy-status to report
+        self.seen: list[tuple[str, str]] = []  # (method, path and query) of every request, in arrival order
         self._lock = threading.Lock()
         proxy = self
 
@@ -44,6 +45,7 @@ class FaultProxy:
                 body = self.rfile.read(length) if length else b""
                 with proxy._lock:
                     fault = proxy.faults.popleft() if proxy.faults else None
+                    proxy.seen.append((self.command, self.path))
                 if isinstance(fault, int):
                     proxy._answer(self, fault)
                     return
