@@ -16,8 +16,8 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from shared.cli import main
-from shared.firing import BlobVersion, ScheduledSlot
 from shared.clock import parse_iso
+from shared.firing import BlobVersion, ScheduledSlot
 from shared.ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry
 from shared.ledger_index import IndexRow
 from shared.ledger_listing import LedgerListing
