@@ -28,7 +28,7 @@ MESSAGE_CHARS = 200  # of an error message: enough for a table cell; the record 
 
 
 def _encode(value: Any) -> str:
-    return quote(json.dumps(value, ensure_ascii=False, separators=(",", ":")), safe="")
+    return quote(json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True), safe="")
 
 
 def _decode(text: str) -> Any:
@@ -61,21 +61,47 @@ def index_tags(entry: LedgerEntry) -> dict[str, str]:
     return {"state": entry.state}
 
 
+DETAILS = ("firing", "run_id", "lease_until", "error")  # encoded free text, decoded only when read
+
+
 @dataclass(frozen=True)
 class IndexRow:
-    """One ledger record as its listing describes it; `firing` is None when it did not fit the metadata."""
+    """One ledger record as its listing describes it.
+
+    The details are kept encoded and decoded on first read: a listing of 100,000 records filters and sorts
+    on state, trigger and time, and only the rows it shows ever need their firing or error.
+    """
 
     name: str
-    key: str
     trigger: str
     state: str
     updated_at: str
     attempts: int
-    firing: dict[str, Any] | None
-    run_id: str | None
-    lease_until: str | None
-    error: dict[str, Any] | None
     record_etag: str
+    encoded: Mapping[str, str]  # the DETAILS present; `firing` is absent when it did not fit the metadata
+
+    @property
+    def key(self) -> str:
+        return record_key(self.name)
+
+    @property
+    def firing(self) -> dict[str, Any] | None:
+        return self._detail("firing")
+
+    @property
+    def run_id(self) -> str | None:
+        return self._detail("run_id")
+
+    @property
+    def lease_until(self) -> str | None:
+        return self._detail("lease_until")
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        return self._detail("error")
+
+    def _detail(self, name: str) -> Any:
+        return _decode(self.encoded[name]) if name in self.encoded else None
 
     @classmethod
     def from_metadata(cls, name: str, metadata: Mapping[str, str], record_etag: str) -> IndexRow | None:
@@ -83,21 +109,20 @@ class IndexRow:
         if metadata.get("index") != INDEX_VERSION:
             return None
         try:
-            return cls(name=name, key=record_key(name), trigger=metadata["trigger"], state=metadata["state"],
-                       updated_at=metadata["updated"], attempts=int(metadata["attempts"]),
-                       firing=_decode(metadata["firing"]) if "firing" in metadata else None,
-                       run_id=_decode(metadata["run_id"]) if "run_id" in metadata else None,
-                       lease_until=_decode(metadata["lease_until"]) if "lease_until" in metadata else None,
-                       error=_decode(metadata["error"]) if "error" in metadata else None,
-                       record_etag=record_etag)
+            return cls(name=name, trigger=metadata["trigger"], state=metadata["state"],
+                       updated_at=metadata["updated"], attempts=int(metadata["attempts"]), record_etag=record_etag,
+                       encoded={detail: metadata[detail] for detail in DETAILS if detail in metadata})
         except (KeyError, ValueError):
             return None
 
     @classmethod
     def from_entry(cls, name: str, entry: LedgerEntry, record_etag: str) -> IndexRow:
-        return cls(name=name, key=entry.key, trigger=entry.trigger, state=entry.state, updated_at=entry.updated_at,
-                   attempts=entry.attempts, firing=entry.firing, run_id=entry.run_id,
-                   lease_until=entry.lease_until, error=error_summary(entry.error), record_etag=record_etag)
+        """From the whole record: the firing always included, however long."""
+        details = {"firing": entry.firing, "run_id": entry.run_id, "lease_until": entry.lease_until,
+                   "error": error_summary(entry.error)}
+        return cls(name=name, trigger=entry.trigger, state=entry.state, updated_at=entry.updated_at,
+                   attempts=entry.attempts, record_etag=record_etag,
+                   encoded={detail: _encode(value) for detail, value in details.items() if value is not None})
 
 
 def record_key(name: str) -> str:

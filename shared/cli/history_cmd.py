@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from ..clock import utc_now
 from ..ledger import FAILED, RELEASED, Ledger
@@ -12,17 +11,14 @@ from ..ledger_listing import LedgerListing
 from .entries import as_json, entries_table
 from .errors import ledger_storage, storage_errors
 from .output import print_json
-from .parsing import add_command
-
-DURATION = re.compile(r"^(\d+)([smhdw])$")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+from .parsing import add_command, duration
 
 
 def since_value(text: str) -> datetime:
     """`2h`, `3d`, `30m` ago, or an ISO time (UTC when it names no offset)."""
     text = text.strip()
-    if match := DURATION.match(text):
-        return utc_now() - timedelta(**{UNITS[match[2]]: int(match[1])})
+    if (ago := duration(text)) is not None:
+        return utc_now() - ago
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
+from datetime import timedelta
 
 Handler = Callable[[argparse.Namespace], int]
+DURATION = re.compile(r"^(\d+)([smhdw])$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def duration(text: str) -> timedelta | None:
+    """`30s`, `30m`, `2h`, `3d`, `4w`, or None when the text is not such a duration."""
+    match = DURATION.match(text.strip())
+    return timedelta(**{UNITS[match[2]]: int(match[1])}) if match else None
 
 
 def add_command(commands: argparse._SubParsersAction, name: str, summary: str, description: str,
