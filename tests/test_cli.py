@@ -97,12 +97,13 @@ def test_python_dash_m_shared_help_lists_every_command() -> None:
     done = subprocess.run([sys.executable, "-m", "shared", "--help"], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    for command in ("validate", "list", "dry-run", "sweep", "backfill", "history", "replay", "pipeline-status"):
+    for command in ("validate", "list", "dry-run", "sweep", "backfill", "history", "replay", "prune", "status",
+                    "pipeline-status"):
         assert command in done.stdout
 
 
 @pytest.mark.parametrize("command", ["validate", "list", "dry-run", "sweep", "backfill", "history", "replay",
-                                     "pipeline-status"])
+                                     "prune", "status", "pipeline-status"])
 def test_every_command_has_help(cli: Callable[..., Result], command: str) -> None:
     result = cli(command, "--help")
     assert result.code == 0

@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from ..config import ConfigError
 from ..logs import LOGGER
 from ..storage import StorageSettingError
-from . import dry_run, history_cmd, inspect_cmds, polling_cmds, replay_cmd, status_cmd
+from . import dry_run, health_cmd, history_cmd, inspect_cmds, polling_cmds, prune_cmd, replay_cmd, status_cmd
 from .errors import USAGE, CliError
 
-COMMANDS = (inspect_cmds, dry_run, polling_cmds, history_cmd, replay_cmd, status_cmd)
+COMMANDS = (inspect_cmds, dry_run, polling_cmds, history_cmd, replay_cmd, prune_cmd, health_cmd, status_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

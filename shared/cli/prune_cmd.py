@@ -1,0 +1,110 @@
+"""`prune`: delete old final ledger records (the rule is `shared/retention.py`), saying what that gives up."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+
+from ..checkpoints import StateStore
+from ..clock import parse_iso, utc_now
+from ..config import BridgeConfig, Trigger, load_config
+from ..ledger import Ledger
+from ..ledger_index import IndexRow
+from ..ledger_listing import LedgerListing
+from ..retention import Rule, delete, still_watched
+from ..sweep import OVERLAP
+from .errors import USAGE, CliError, ledger_storage, storage_errors, watch_storage
+from .parsing import add_command, add_yes_option, duration
+from .terminal import Progress, confirm
+from .triggers import watched_place
+
+NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def age(text: str) -> timedelta:
+    value = duration(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30d, 6w or 72h")
+    return value
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        commands, "prune", "delete old submitted ledger entries (never claimed, released or uncertain ones)",
+        "Delete ledger entries last written before --older-than: submitted ones, and with --include-failed failed "
+        "ones whose outcome is certain. Never claimed, released or uncertain entries, nothing younger than 2 days "
+        "(Event Grid's 24-hour redelivery plus a margin), nor anything the trigger's sweep could list again. Says "
+        "how many pruned blobs are still in their watched folder: a later backfill would submit those again.", run)
+    parser.add_argument("--older-than", type=age, required=True, metavar="AGE",
+                        help="entries last written more than AGE ago (30d, 6w, 72h; at least 2d)")
+    parser.add_argument("--trigger", help="only this trigger's entries")
+    parser.add_argument("--include-failed", action="store_true",
+                        help="also delete failed entries (they are what `replay` works from)")
+    parser.add_argument("--dry-run", action="store_true", help="say what would be deleted; delete nothing")
+    add_yes_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    rule = Rule(args.older_than, include_failed=args.include_failed)
+    if problem := rule.problem():
+        raise CliError(problem, USAGE)
+    config = load_config()
+    ledger = Ledger.from_settings()
+    now = utc_now()
+    with storage_errors(ledger_storage()):
+        floors = sweep_floors(config, StateStore(ledger.container))
+        chosen = [row for row in LedgerListing(ledger).rows(args.trigger)
+                  if rule.prunable(row, now, floors.get(row.trigger))]
+    if not chosen:
+        print(f"nothing to prune: no entry older than {args.older_than.days}d may be deleted")
+        return 0
+    by_trigger: dict[str, list[IndexRow]] = defaultdict(list)
+    for row in chosen:
+        by_trigger[row.trigger].append(row)
+    for trigger, rows in sorted(by_trigger.items()):
+        states = ", ".join(f"{n} {state}" for state, n in sorted(Counter(r.state for r in rows).items()))
+        print(f"{trigger}: {len(rows)} entr{'ies' if len(rows) != 1 else 'y'} ({states}), last written "
+              f"{min(r.updated_at for r in rows)} .. {max(r.updated_at for r in rows)}")
+        print(f"  {backfill_consequence(config, trigger, {r.key for r in rows})}")
+    if args.dry_run:
+        print(f"dry run: {len(chosen)} entries would be deleted; nothing was")
+        return 0
+    confirm(f"Delete {len(chosen)} ledger entries?", args.yes)
+    kept = 0
+    with storage_errors(ledger_storage()), Progress("prune", total=len(chosen)) as progress:
+        for done, (_, deleted) in enumerate(delete(ledger.container, chosen), start=1):
+            kept += not deleted
+            progress(done)
+    print(f"deleted {len(chosen) - kept} entries" + (f"; kept {kept} written again since the listing" if kept else ""))
+    return 0
+
+
+def sweep_floors(config: BridgeConfig, store: StateStore) -> dict[str, datetime]:
+    """Per watch trigger with polling, the oldest time its next sweep may list from (`NEVER`: all of it)."""
+    floors: dict[str, datetime] = {}
+    for trigger in config.triggers:
+        if trigger.watch is None or trigger.watch.polling_interval == 0:
+            continue
+        state, _ = store.read(f"sweep/{trigger.name}")
+        if state.get("paused"):
+            continue  # re-enabling starts from a fresh watermark
+        if state.get("watermark"):
+            floors[trigger.name] = parse_iso(state["watermark"]) - OVERLAP
+        elif trigger.watch.backfill:
+            floors[trigger.name] = NEVER  # its first sweep submits every blob there
+    return floors
+
+
+def backfill_consequence(config: BridgeConfig, name: str, keys: set[str]) -> str:
+    trigger: Trigger | None = next((t for t in config.triggers if t.name == name), None)
+    if trigger is None:
+        return "trigger no longer configured: nothing can submit these blobs again"
+    if trigger.watch is None:
+        return "scheduled slots: the schedule never fires a past slot again"
+    with storage_errors(watch_storage(trigger)):
+        present = still_watched(trigger, keys)
+    if not present:
+        return f"none of these blob versions is still in {watched_place(trigger)}: a later backfill runs none again"
+    return (f"{present} of these blob versions are still in {watched_place(trigger)}: a later "
+            f"`python -m shared backfill {name}` would submit them again")

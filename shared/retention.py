@@ -1,0 +1,89 @@
+"""Which ledger records may be deleted, and what deleting them gives up.
+
+A record is what stops a late Event Grid redelivery, a sweep's overlap or a `backfill` from running a
+blob version twice, and a `failed` one is the operator's handle for a replay. So only final records
+go: `submitted` ones, and `failed` ones only when the operator says so (and never one whose outcome is
+uncertain: its run may exist). Every other state (`claimed`, `released`, and any state a later version
+adds) is kept: the allow-list names what may go, never what must stay. Nothing younger than
+`MIN_RETENTION` goes: Event Grid retries a delivery for up to 24 hours, and a redelivery that finds no
+record submits again. Nor does a record its trigger's sweep could list again (a watermark held back by
+an unsettled blob lists everything since).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from azure.core import MatchConditions
+from azure.storage.blob import ContainerClient
+
+from .clock import parse_iso
+from .config import Trigger
+from .ledger import FAILED, SUBMITTED, entry_key
+from .ledger_index import IndexRow
+from .matching import decide
+from .sweep import Listing, blob_version, watched_container
+
+EVENT_GRID_RETRY_WINDOW = timedelta(hours=24)
+MIN_RETENTION = EVENT_GRID_RETRY_WINDOW + timedelta(hours=24)  # the margin covers clock skew and slow retries
+SWEEP_MARGIN = timedelta(hours=1)  # between a record's last write and the oldest blob a sweep may list again
+BATCH = 256  # deletes per blob batch request (the service's limit)
+
+
+@dataclass(frozen=True)
+class Rule:
+    older_than: timedelta
+    include_failed: bool = False
+
+    def problem(self) -> str | None:
+        if self.older_than < MIN_RETENTION:
+            return (f"--older-than must be at least {MIN_RETENTION.days}d: Event Grid redelivers an event for up "
+                    f"to 24 hours, and a redelivery that finds no ledger record submits the blob again")
+        return None
+
+    def prunable(self, row: IndexRow, now: datetime, sweep_floor: datetime | None) -> bool:
+        """`sweep_floor`: the oldest time the trigger's next sweep lists from (None: no sweep lists it again)."""
+        updated = parse_iso(row.updated_at)
+        if updated >= now - self.older_than:
+            return False
+        if sweep_floor is not None and updated >= sweep_floor - SWEEP_MARGIN:
+            return False
+        if row.state == SUBMITTED:
+            return True
+        return self.include_failed and row.state == FAILED and not (row.error or {}).get("ambiguous")
+
+
+def still_watched(trigger: Trigger, keys: set[str]) -> int:
+    """How many of these records' blob versions are still in the watched folder and pass the filters: a
+    `backfill` would submit exactly those again once their records are gone."""
+    watch = trigger.watch
+    assert watch is not None
+    container = watched_container(watch)
+    count = 0
+    for item in Listing(container, watch):
+        blob = blob_version(container, item)
+        if entry_key(trigger.name, blob) in keys and decide(trigger, blob).matched:
+            count += 1
+    return count
+
+
+def delete(container: ContainerClient, rows: Iterable[IndexRow]) -> Iterator[tuple[IndexRow, bool]]:
+    """Delete each record only if it is still the version listed (a record rewritten since is kept)."""
+    batch: list[IndexRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == BATCH:
+            yield from _delete_batch(container, batch)
+            batch = []
+    if batch:
+        yield from _delete_batch(container, batch)
+
+
+def _delete_batch(container: ContainerClient, rows: list[IndexRow]) -> Iterator[tuple[IndexRow, bool]]:
+    requests = [{"name": row.name, "etag": row.record_etag, "match_condition": MatchConditions.IfNotModified}
+                for row in rows]
+    answers = container.delete_blobs(*requests, raise_on_any_failure=False)
+    for row, answer in zip(rows, answers, strict=True):
+        yield row, answer.status_code == 202
