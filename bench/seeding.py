@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +22,10 @@ DATABASE_FILE = "__azurite_db_blob__.json"
 EMPTY_MD5 = {"type": "Buffer", "data": list(hashlib.md5(b"").digest())}
 
 
-def seeded_azurite(container: str, names: Sequence[str], last_modified: datetime) -> Azurite:
-    """An Azurite, not started yet, whose folder already holds `container` with zero-length blobs `names`."""
+def seeded_azurite(container: str, names: Sequence[str], last_modified: datetime,
+                   metadata: Sequence[Mapping[str, str]] | None = None) -> Azurite:
+    """An Azurite, not started yet, whose folder already holds `container` with zero-length blobs `names`
+    (with `metadata[i]` as the metadata of `names[i]`, when given)."""
     scratch = Azurite().start()  # it saves its empty database in its own format before it listens
     try:
         database = json.loads((scratch.location / DATABASE_FILE).read_text())
@@ -42,7 +44,8 @@ def seeded_azurite(container: str, names: Sequence[str], last_modified: datetime
          "properties": {"creationTime": stamp, "lastModified": stamp, "etag": f'"0x8DD{index:013X}"',
                         "contentLength": 0, "contentType": "application/octet-stream", "contentMD5": EMPTY_MD5,
                         "blobType": "BlockBlob", "leaseStatus": "unlocked", "leaseState": "available",
-                        "serverEncrypted": True, "accessTier": "Hot", "accessTierInferred": True}}
+                        "serverEncrypted": True, "accessTier": "Hot", "accessTierInferred": True},
+         **({"metadata": dict(metadata[index])} if metadata else {})}
         for index, name in enumerate(names)])
     azurite = Azurite()
     (azurite.location / DATABASE_FILE).write_text(json.dumps(database))

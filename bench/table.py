@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.harness import RESULTS_DIR
 
-BENCHES = ("event_overhead", "cold_start", "sweep_scale", "burst", "latency")
+BENCHES = ("event_overhead", "cold_start", "sweep_scale", "burst", "latency", "ledger_scale")
 Row = tuple[str, str, str, str, str]
 
 
@@ -74,6 +74,21 @@ def burst_rows(summary: dict[str, Any]) -> list[Row]:
     ]
 
 
+def ledger_rows(summary: dict[str, Any]) -> list[Row]:
+    f = summary["figures"]
+    rows = [(f"`{command}`, fresh process, ledger of {v['entries']:,} entries", f"{v[f'{name}_ms'] / 1000:.2f} s",
+             f"{v['listing_ms'] / 1000:.2f} s one listing", f"{v[f'{name}_ratio']:.2f}x",
+             verdict(summary, f"{name}_ratio_{size}"))
+            for name, command in (("history", "history --limit 50"), ("replay", "replay <key>"))
+            for size, v in zip(("small", "large"), f["variants"], strict=True)]
+    small, large = (f"{v['entries']:,}" for v in f["variants"])
+    rows += [(f"`{command}` growth, {small} → {large} entries", f"{f['growth'][name]:.2f}x",
+              f"{f['growth']['listing']:.2f}x (the listing)", "-",
+              verdict(summary, f"{name}_growth_vs_listing").replace("x", "x the listing's", 1))
+             for name, command in (("history", "history"), ("replay", "replay"))]
+    return rows
+
+
 def latency_lines(summary: dict[str, Any]) -> list[str]:
     f = summary["figures"]
     event = f["event_path_ms"]
@@ -89,7 +104,7 @@ def latency_lines(summary: dict[str, Any]) -> list[str]:
 def render(results_dir: Path = RESULTS_DIR) -> str:
     summaries = load(results_dir)
     builders = {"event_overhead": event_rows, "cold_start": cold_rows, "sweep_scale": sweep_rows,
-                "burst": burst_rows}
+                "burst": burst_rows, "ledger_scale": ledger_rows}
     rows = [row for name, build in builders.items() if name in summaries for row in build(summaries[name])]
     lines = ["| measurement | bridge | baseline, same run | ratio | target |", "|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]

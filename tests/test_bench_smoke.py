@@ -22,6 +22,7 @@ EXPECTED_FIGURES = {
     "sweep_scale": {"variants", "growth_10x"},
     "burst": {"sweep_s", "raw_floor_s", "ideal_s", "ratio_vs_ideal", "duplicates"},
     "latency": {"event_path_ms", "polling"},
+    "ledger_scale": {"variants", "growth"},
 }
 
 
@@ -29,7 +30,7 @@ EXPECTED_FIGURES = {
 def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     results = tmp_path_factory.mktemp("bench-results")
     run = subprocess.run([sys.executable, "-m", "bench.run_all", "--size", "smoke", "--results-dir", str(results)],
-                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=280)
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=420)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
     return results
 
