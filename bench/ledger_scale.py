@@ -1,6 +1,6 @@
 """Ledger scale: `history --limit 50` and `replay <key>` over ledgers of 10,000 and 100,000 entries, each as
 the operator runs it (a fresh `python -m shared` process), against one bare listing of the ledger in a fresh
-process (smoke: 50 and 500).
+process (smoke: 20 and 200, no warm-up round).
 
 Each size gets its own Azurite, its ledger seeded into the database (`bench.seeding`: uploads cost
 O(blobs held) in Azurite) with the records' index metadata as `Ledger._write` stores it, spread over three
@@ -30,7 +30,7 @@ from shared.ledger_index import index_metadata
 from shared.runtime import current_runtime
 from tests.support.triggers import watch_trigger
 
-SIZES = {"smoke": ((50, 500), 1), "full": ((10_000, 100_000), 3)}  # ledger entries, repetitions
+SIZES = {"smoke": ((20, 200), 1), "full": ((10_000, 100_000), 3)}  # ledger entries, repetitions
 TRIGGERS = ("landing", "scoring", "archive")
 LEDGER = "ledger-scale"
 SPREAD = timedelta(days=30)
@@ -54,12 +54,12 @@ def seeded_entries(count: int, now: datetime) -> tuple[list[str], list[dict[str,
     return names, metadata
 
 
-def failed_entries(repetitions: int) -> list[str]:
+def failed_entries(count: int) -> list[str]:
     """Failed entries written through the ledger, with the request a replay sends again: their keys."""
     runtime = current_runtime()
     trigger = runtime.config.trigger(TRIGGERS[0])
     keys = []
-    for index in range(repetitions + 1):
+    for index in range(count):
         blob = BlobVersion("uploads", f"incoming/failed-{index}.csv", f"0x8DE{index:013X}")
         request = build_request(trigger, blob)
         claim = runtime.ledger.claim(trigger.name, blob, request.to_json())
@@ -81,30 +81,30 @@ def fresh_process(arguments: list[str]) -> float:
     return elapsed
 
 
-def measure(count: int, repetitions: int) -> dict[str, Any]:
+def measure(count: int, repetitions: int, warmup: int) -> dict[str, Any]:
     now = datetime.now(UTC)
     names, metadata = seeded_entries(count, now - timedelta(minutes=5))
     with Services(seeded_azurite(LEDGER, names, now - timedelta(minutes=5), metadata)) as services:
         os.environ["PIPELINE_LEDGER_CONTAINER"] = LEDGER
         url = services.standin.published_pipeline_url()
         services.set_triggers([watch_trigger(name, "uploads", url) for name in TRIGGERS])
-        replayable = iter(failed_entries(repetitions))
+        replayable = iter(failed_entries(repetitions + warmup))
         commands = {
             "listing": lambda: fresh_process(["-c", LISTING, LEDGER]),
             "history": lambda: fresh_process(["-m", "shared", "history", "--limit", "50"]),
             "replay": lambda: fresh_process(["-m", "shared", "replay", next(replayable)[:12], "--yes"]),
         }
         samples: dict[str, list[float]] = {name: [] for name in commands}
-        for index in range(repetitions + 1):  # the first round warms Azurite's caches: not kept
+        for index in range(repetitions + warmup):  # a warm-up round (Azurite's caches) is not kept
             for name in sorted(commands, reverse=bool(index % 2)):
                 elapsed = commands[name]()
-                if index:
+                if index >= warmup:
                     samples[name].append(elapsed)
         replayed = len(services.standin.runs)
-    if replayed != repetitions + 1:
-        raise RuntimeError(f"{replayed} replays reached the service, expected {repetitions + 1}")
+    if replayed != repetitions + warmup:
+        raise RuntimeError(f"{replayed} replays reached the service, expected {repetitions + warmup}")
     medians = {name: statistics.median(values) for name, values in samples.items()}
-    return {"entries": count + repetitions + 1, **{f"{name}_ms": milliseconds(v) for name, v in medians.items()},
+    return {"entries": count + repetitions + warmup, **{f"{name}_ms": milliseconds(v) for name, v in medians.items()},
             "history_ratio": ratio(medians["history"], medians["listing"]),
             "replay_ratio": ratio(medians["replay"], medians["listing"])}
 
@@ -112,7 +112,8 @@ def measure(count: int, repetitions: int) -> dict[str, Any]:
 def main() -> None:
     run: Run = parse_run("ledger_scale", __doc__)
     (small_count, large_count), repetitions = SIZES[run.size]
-    small, large = measure(small_count, repetitions), measure(large_count, repetitions)
+    warmup = 1 if run.full else 0
+    small, large = (measure(count, repetitions, warmup) for count in (small_count, large_count))
     growth = {name: ratio(large[f"{name}_ms"], small[f"{name}_ms"]) for name in ("listing", "history", "replay")}
     figures = {"repetitions": repetitions, "variants": [small, large], "growth": growth}
     report(run, figures, [

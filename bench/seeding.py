@@ -47,7 +47,7 @@ def seeded_azurite(container: str, names: Sequence[str], last_modified: datetime
                         "serverEncrypted": True, "accessTier": "Hot", "accessTierInferred": True},
          **({"metadata": dict(metadata[index])} if metadata else {})}
         for index, name in enumerate(names)])
-    azurite = Azurite()
+    azurite = Azurite(startup_seconds=30 + len(names) / 500)  # it loads the whole database before it listens
     (azurite.location / DATABASE_FILE).write_text(json.dumps(database))
     return azurite
 

@@ -16,6 +16,10 @@ import pytest
 from bench.table import BENCHES
 from tests.support.azurite import REPO_ROOT
 
+# Six benchmarks, each in fresh processes with its own Azurite: more than the suite's 300 s per test on a loaded
+# machine (seconds each when idle).
+pytestmark = pytest.mark.timeout(600)
+
 EXPECTED_FIGURES = {
     "event_overhead": {"bridge_to_post_ms", "baseline_to_post_ms", "ratio", "round_trips_per_event"},
     "cold_start": {"median_ms", "ratio", "first_event_ms"},
@@ -30,7 +34,7 @@ EXPECTED_FIGURES = {
 def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     results = tmp_path_factory.mktemp("bench-results")
     run = subprocess.run([sys.executable, "-m", "bench.run_all", "--size", "smoke", "--results-dir", str(results)],
-                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=420)
+                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
     return results
 

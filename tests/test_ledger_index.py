@@ -3,25 +3,23 @@ one listing and download only what they show, old records included, against real
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import redirect_stdout
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from azure.storage.blob import ContainerClient
 
-from shared.cli import main
 from shared.clock import parse_iso
 from shared.firing import BlobVersion, ScheduledSlot
 from shared.ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry
 from shared.ledger_index import IndexRow
 from shared.ledger_listing import LedgerListing
 from tests.support.azurite import Azurite
+from tests.support.cli import cli
 from tests.support.fault_proxy import FaultProxy
 from tests.support.standin import PipelineStandIn
 from tests.support.triggers import watch_trigger
@@ -35,18 +33,6 @@ TRANSIENT = {"status": 503, "code": "Busy", "message": "busy", "transient": True
 AMBIGUOUS = {"status": None, "code": "ReadTimeout", "message": "no answer", "ambiguous": True}
 Setter = Callable[[list[Any]], None]
 
-
-@dataclass
-class Out:
-    code: int
-    out: str
-
-
-def cli(*argv: str) -> Out:
-    buffer = io.StringIO()
-    with redirect_stdout(buffer):
-        code = main(list(argv))
-    return Out(code, buffer.getvalue())
 
 
 @pytest.fixture

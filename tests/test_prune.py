@@ -3,10 +3,7 @@ says what a later backfill would run again — shown by running that backfill, a
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
-from contextlib import redirect_stdout
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -14,13 +11,13 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from shared.checkpoints import StateStore
-from shared.cli import main
 from shared.clock import iso, utc_now
 from shared.firing import BlobVersion, firing_from_record
 from shared.ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry
 from shared.ledger_listing import LedgerListing
 from shared.retention import Rule, delete
 from shared.sweep import blob_version
+from tests.support.cli import cli
 from tests.support.ledger_records import aged_record
 from tests.support.standin import PipelineStandIn
 from tests.support.triggers import watch_trigger
@@ -30,18 +27,6 @@ OLD, YOUNG = timedelta(days=40), timedelta(days=1)
 AMBIGUOUS = {"status": None, "code": "ReadTimeout", "message": "no answer", "ambiguous": True}
 PERMANENT = {"status": 404, "code": "NotFound", "message": "no such pipeline"}
 
-
-@dataclass
-class Out:
-    code: int
-    out: str
-
-
-def cli(*argv: str) -> Out:
-    buffer = io.StringIO()
-    with redirect_stdout(buffer):
-        code = main(list(argv))
-    return Out(code, buffer.getvalue())
 
 
 def present(container: ContainerClient, name: str) -> BlobVersion:

@@ -3,11 +3,8 @@ is needed, with each reason named — against real Azurite."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
-from contextlib import redirect_stdout
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,9 +12,9 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from shared.checkpoints import StateStore
-from shared.cli import main
 from shared.clock import iso, utc_now
 from shared.ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger
+from tests.support.cli import cli
 from tests.support.ledger_records import aged_record
 from tests.support.standin import PipelineStandIn
 from tests.support.triggers import watch_trigger
@@ -26,18 +23,6 @@ Setter = Callable[[list[Any]], None]
 AMBIGUOUS = {"status": None, "code": "ReadTimeout", "message": "no answer", "ambiguous": True}
 PERMANENT = {"status": 404, "code": "NotFound", "message": "no such pipeline"}
 
-
-@dataclass
-class Out:
-    code: int
-    out: str
-
-
-def cli(*argv: str) -> Out:
-    buffer = io.StringIO()
-    with redirect_stdout(buffer):
-        code = main(list(argv))
-    return Out(code, buffer.getvalue())
 
 
 @pytest.fixture

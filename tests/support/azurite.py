@@ -36,7 +36,8 @@ class Azurite:
     """`oauth=True` serves https with a throwaway certificate and accepts bearer tokens, as identity-based
     connections (`<NAME>__blobServiceUri` + managed identity) need; `cert_file` is the CA to trust."""
 
-    def __init__(self, oauth: bool = False) -> None:
+    def __init__(self, oauth: bool = False, startup_seconds: float = 30.0) -> None:
+        self.startup_seconds = startup_seconds  # a database seeded with 100k blobs takes longer to load
         self.location = Path(tempfile.mkdtemp(prefix="azurite-"))
         self.blob_port, self.queue_port, self.table_port = free_port(), free_port(), free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -71,7 +72,7 @@ class Azurite:
         )
         try:
             for port in (self.blob_port, self.queue_port, self.table_port):
-                wait_for_port(port)
+                wait_for_port(port, self.startup_seconds)
         except TimeoutError:
             self.stop()
             raise
