@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from azure.core import MatchConditions
 from azure.storage.blob import ContainerClient
 
+from .accounts import connection_account
 from .clock import parse_iso
 from .config import Trigger
 from .ledger import FAILED, SUBMITTED, entry_key
@@ -60,10 +61,10 @@ def still_watched(trigger: Trigger, keys: set[str]) -> int:
     `backfill` would submit exactly those again once their records are gone."""
     watch = trigger.watch
     assert watch is not None
-    container = watched_container(watch)
+    container, account = watched_container(watch), connection_account(watch.connection)
     count = 0
     for item in Listing(container, watch):
-        blob = blob_version(container, item)
+        blob = blob_version(container, item, account)
         if entry_key(trigger.name, blob) in keys and decide(trigger, blob).matched:
             count += 1
     return count

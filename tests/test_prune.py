@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from azure.storage.blob import ContainerClient
 
+from shared.accounts import connection_account
 from shared.checkpoints import StateStore
 from shared.clock import iso, utc_now
 from shared.firing import BlobVersion, firing_from_record
@@ -33,7 +34,8 @@ def present(container: ContainerClient, name: str) -> BlobVersion:
     """A blob really in the watched folder, as the sweep and backfill see it."""
     blob = container.get_blob_client(name)
     blob.upload_blob(b"a,b\n", overwrite=True)
-    return blob_version(container, next(iter(container.list_blobs(name_starts_with=name))))
+    listed = next(iter(container.list_blobs(name_starts_with=name)))
+    return blob_version(container, listed, connection_account("AzureWebJobsStorage"))
 
 
 def keys(ledger: Ledger) -> set[str]:
