@@ -17,7 +17,7 @@ from .checkpoints import StateStore
 from .clock import parse_iso
 from .config import BridgeConfig, Trigger
 from .ledger import CLAIMED, FAILED, RELEASED
-from .ledger_index import IndexRow
+from .ledger_index import IndexRow, is_uncertain_error
 from .schedules import latest_slot
 
 TICK_GRACE = timedelta(minutes=2)  # a tick runs every minute; allow one late tick before calling it behind
@@ -27,7 +27,7 @@ WATERMARK_HELD = timedelta(hours=1)  # beyond the polling interval, a watermark 
 
 def is_uncertain(row: IndexRow) -> bool:
     """Its run may exist: a person (or a lookup) must find out before anything is sent again."""
-    return bool((row.error or {}).get("ambiguous"))
+    return is_uncertain_error(row.error)
 
 
 @dataclass

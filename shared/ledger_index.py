@@ -57,8 +57,14 @@ def index_metadata(entry: LedgerEntry) -> dict[str, str]:
 
 
 def index_tags(entry: LedgerEntry) -> dict[str, str]:
-    """Blob index tags: `state`, so a lifecycle rule can delete only final records (`blobIndexMatch`)."""
-    return {"state": entry.state}
+    """Blob index tags, for lifecycle rules (`blobIndexMatch`, which only tests equality): `state`, and
+    `uncertain` ("true" when the run may exist: an operator must check before anything is deleted or resent),
+    so a rule can delete `state == failed` records only with `uncertain == false`."""
+    return {"state": entry.state, "uncertain": "true" if is_uncertain_error(entry.error) else "false"}
+
+
+def is_uncertain_error(error: Mapping[str, Any] | None) -> bool:
+    return bool((error or {}).get("ambiguous"))
 
 
 DETAILS = ("firing", "run_id", "lease_until", "error")  # encoded free text, decoded only when read

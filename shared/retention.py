@@ -23,7 +23,7 @@ from .accounts import connection_account
 from .clock import parse_iso
 from .config import Trigger
 from .ledger import FAILED, SUBMITTED, entry_key
-from .ledger_index import IndexRow
+from .ledger_index import IndexRow, is_uncertain_error
 from .matching import decide
 from .sweep import Listing, blob_version, watched_container
 
@@ -53,7 +53,7 @@ class Rule:
             return False
         if row.state == SUBMITTED:
             return True
-        return self.include_failed and row.state == FAILED and not (row.error or {}).get("ambiguous")
+        return self.include_failed and row.state == FAILED and not is_uncertain_error(row.error)
 
 
 def still_watched(trigger: Trigger, keys: set[str]) -> int:

@@ -104,7 +104,7 @@ def test_every_write_indexes_the_record_and_tags_its_state(ledger: Ledger, name:
         assert row.firing == (entry.firing if fits else None)
         assert listing.complete(row) == expected
         tags = ledger.container.get_blob_client(entry.blob_name).get_blob_tags()
-        assert tags == {"state": outcome}
+        assert tags == {"state": outcome, "uncertain": "false"}
 
 
 def test_a_schedule_slot_and_an_error_are_indexed(ledger: Ledger) -> None:
@@ -115,6 +115,8 @@ def test_a_schedule_slot_and_an_error_are_indexed(ledger: Ledger) -> None:
     [row] = LedgerListing(ledger).rows()
     assert (row.state, row.firing) == (FAILED, {"slot": "2026-01-01T02:30:00Z"})
     assert row.error == {"code": "ReadTimeout", "message": "no answer", "ambiguous": True}
+    tags = ledger.container.get_blob_client(row.name).get_blob_tags()
+    assert tags == {"state": FAILED, "uncertain": "true"}  # a lifecycle rule can keep it
 
 
 # -- history --------------------------------------------------------------------------------------
