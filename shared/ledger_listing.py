@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -89,12 +89,24 @@ class LedgerListing:
         shown = [row for _, _, row in sorted(heap, key=lambda item: item[:2], reverse=True)]
         return Page(shown, passed - len(shown))
 
-    def find(self, key_prefix: str, trigger: str | None = None) -> list[IndexRow]:
-        """Rows whose key starts with `key_prefix`: the key is in the record's name, so only those are listed."""
+    def find(self, key_prefix: str, trigger: str | None = None, likely: Sequence[str] = ()) -> list[IndexRow]:
+        """Rows whose key starts with `key_prefix`: the key is in the record's name, so only those are listed.
+
+        Without `trigger`, the folders of the `likely` triggers (the configured ones) are looked in first; only
+        when none holds the key are all trigger folders listed (a delimiter listing: it walks the whole ledger
+        on some servers), for a trigger removed from the configuration since.
+        """
         if not KEY_PREFIX.match(key_prefix):
             raise ValueError(f"{key_prefix!r} is not a ledger key: keys are 64 hexadecimal characters")
+        folders = [f"{RUNS_PREFIX}{name}/" for name in ([trigger] if trigger else likely)]
+        found = self._find_in(folders, key_prefix)
+        if not found and trigger is None:
+            found = self._find_in([f for f in self.trigger_folders() if f not in folders], key_prefix)
+        return found
+
+    def _find_in(self, folders: Iterable[str], key_prefix: str) -> list[IndexRow]:
         found: list[IndexRow] = []
-        for folder in [f"{RUNS_PREFIX}{trigger}/"] if trigger else self.trigger_folders():
+        for folder in folders:
             items = self.container.list_blobs(name_starts_with=f"{folder}{key_prefix}", include=["metadata"])
             found.extend(self._rows(items, None))
         return found

@@ -189,9 +189,25 @@ def test_replay_finds_its_entry_by_listing_only_names_with_the_key(
     assert done.code == 0, done.out
     assert len(standin.runs) == 1
     prefixes = [query.get("prefix", [""])[0] for query in listings(proxy)]
-    assert prefixes[0] == "runs/" and listings(proxy)[0]["delimiter"] == ["/"]  # the trigger folders
-    assert sorted(prefixes[1:]) == [f"runs/alpha/{target.key[:10]}", f"runs/beta/{target.key[:10]}"]
+    assert sorted(prefixes) == [f"runs/alpha/{target.key[:10]}", f"runs/beta/{target.key[:10]}"]  # configured
     assert set(downloads(proxy)) == {f"/devstoreaccount1/{ledger.container.container_name}/{target.blob_name}"}
+
+
+def test_replay_finds_an_entry_of_a_trigger_no_longer_configured(
+    ledger: Ledger, proxy: FaultProxy, set_triggers: Setter
+) -> None:
+    seed(ledger)
+    gone = record(ledger, "retired", FAILED)
+    set_triggers([])  # `retired` (and every other trigger) has left the configuration
+    proxy.seen.clear()
+
+    done = cli("replay", gone.key[:10])  # no --yes and no terminal: it shows the entry, then refuses
+
+    assert done.code == 2 and gone.key[:12] in done.out
+    queries = listings(proxy)
+    assert queries[0]["delimiter"] == ["/"] and queries[0]["prefix"] == ["runs/"]  # the trigger folders
+    assert sorted(q["prefix"][0] for q in queries[1:]) == [f"runs/{t}/{gone.key[:10]}" for t in ("alpha", "beta",
+                                                                                                   "retired")]
 
 
 @pytest.mark.parametrize("key", ["not-a-key!", "runs/alph"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from ..config import BridgeConfig, load_config
+from ..config import BridgeConfig, ConfigError, load_config
 from ..dispatch import FiringResult, Outcome, build_request, submit_claimed
 from ..firing import BlobVersion, Firing, firing_from_record
 from ..ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry, Refusal
@@ -80,7 +80,7 @@ def entry_by_key(ledger: Ledger, prefix: str, trigger: str | None) -> LedgerEntr
         raise CliError(f"give at least {MIN_PREFIX} characters of the key (see `history`); got {prefix!r}", USAGE)
     listing = LedgerListing(ledger)
     try:
-        matches = listing.find(prefix.lower(), trigger)
+        matches = listing.find(prefix.lower(), trigger, configured_triggers())
     except ValueError as error:
         raise CliError(f"{error} (see `history`)", USAGE) from None
     if len(matches) > 1:
@@ -100,6 +100,14 @@ def entry_by_key(ledger: Ledger, prefix: str, trigger: str | None) -> LedgerEntr
 
 def may_have_run(entry: LedgerEntry) -> bool:
     return entry.uncertain_at is not None or bool(entry.error and entry.error.get("ambiguous"))
+
+
+def configured_triggers() -> list[str]:
+    """Where a key is most likely found; an invalid configuration only means looking everywhere."""
+    try:
+        return [t.name for t in load_config().triggers]
+    except ConfigError:
+        return []
 
 
 def prepare(entry: LedgerEntry, config: BridgeConfig | None) -> tuple[Firing, PipelineRequest]:
