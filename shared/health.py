@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from .checkpoints import StateStore
 from .clock import parse_iso
 from .config import BridgeConfig, Trigger
-from .ledger import CLAIMED, FAILED, RELEASED
+from .ledger import CLAIMED, FAILED, RELEASED, UNCERTAIN
 from .ledger_index import IndexRow, is_uncertain_error
 from .schedules import latest_slot
 
@@ -42,7 +42,8 @@ class TriggerHealth:
     uncertain: int = 0
     oldest_uncertain: str | None = None
     stale_claims: int = 0
-    stalled_retries: int = 0
+    stalled_retries: int = 0  # released or uncertain entries nobody retried (or looked up) for RETRY_STALLED
+    uncertain_failed: int = 0  # failed with an uncertain outcome: only a person can tell whether the run exists
     attention: list[str] = field(default_factory=list)
 
 
@@ -54,10 +55,11 @@ def ledger_health(rows: Iterable[IndexRow], now: datetime) -> dict[str, TriggerH
         health.counts[row.state] += 1
         if row.state == CLAIMED and row.lease_until and parse_iso(row.lease_until) <= now:
             health.stale_claims += 1
-        if row.state == RELEASED and parse_iso(row.updated_at) < now - RETRY_STALLED:
+        if row.state in (RELEASED, UNCERTAIN) and parse_iso(row.updated_at) < now - RETRY_STALLED:
             health.stalled_retries += 1
         if is_uncertain(row):
             health.uncertain += 1
+            health.uncertain_failed += row.state == FAILED
             if health.oldest_uncertain is None or row.updated_at < health.oldest_uncertain:
                 health.oldest_uncertain = row.updated_at
     return found
@@ -99,17 +101,18 @@ def schedule_health(health: TriggerHealth, trigger: Trigger, store: StateStore, 
 
 def ledger_attention(health: TriggerHealth) -> None:
     name = health.name
-    if failed := health.counts[FAILED] - health.uncertain:
+    if failed := health.counts[FAILED] - health.uncertain_failed:
         health.attention.append(f"{failed} failed: fix the cause, then `python -m shared replay --failed "
                                 f"--trigger {name}` (`history --failed --trigger {name}` shows why)")
-    if health.uncertain:
-        health.attention.append(f"{health.uncertain} uncertain (oldest {health.oldest_uncertain}): the service "
-                                "may have started these runs; check it before replaying")
+    if health.uncertain_failed:
+        health.attention.append(f"{health.uncertain_failed} failed with an uncertain outcome (oldest uncertain "
+                                f"{health.oldest_uncertain}): the service may have started these runs; check it "
+                                "before replaying")
     if health.stale_claims:
         health.attention.append(f"{health.stale_claims} claims whose lease ran out (an invocation died mid-"
                                 "submission): the next delivery or sweep takes them over; check for duplicate runs")
     if health.stalled_retries:
-        health.attention.append(f"{health.stalled_retries} released entries not retried for over "
+        health.attention.append(f"{health.stalled_retries} released or uncertain entries not retried for over "
                                 f"{RETRY_STALLED.seconds // 3600} h: nothing is retrying them (events expired, "
                                 f"no polling?): `python -m shared sweep {name}` or replay")
 

@@ -13,7 +13,7 @@ from azure.storage.blob import ContainerClient
 
 from shared.checkpoints import StateStore
 from shared.clock import iso, utc_now
-from shared.ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger
+from shared.ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, UNCERTAIN, Ledger
 from tests.support.cli import cli
 from tests.support.ledger_records import aged_record
 from tests.support.standin import PipelineStandIn
@@ -81,6 +81,7 @@ def test_each_thing_that_needs_an_operator_is_named_and_exits_1(ledger: Ledger) 
     aged_record(ledger, "landing", FAILED, timedelta(hours=2), error=PERMANENT)
     oldest = aged_record(ledger, "landing", FAILED, timedelta(hours=5), error=AMBIGUOUS)
     aged_record(ledger, "landing", FAILED, timedelta(hours=1), error=AMBIGUOUS)
+    aged_record(ledger, "landing", UNCERTAIN, timedelta(minutes=10), error=AMBIGUOUS)  # its lookup is still to come
     aged_record(ledger, "landing", CLAIMED, timedelta(minutes=30))  # its lease ran out then
     aged_record(ledger, "landing", RELEASED, timedelta(hours=3))
     aged_record(ledger, "removed", FAILED, timedelta(days=3), error=PERMANENT)
@@ -90,13 +91,13 @@ def test_each_thing_that_needs_an_operator_is_named_and_exits_1(ledger: Ledger) 
     assert result.code == 1
     report = json.loads(result.out)
     landing = report["triggers"][0]
-    assert (landing["failed"], landing["uncertain"], landing["stale_claims"]) == (3, 2, 1)
+    assert (landing["failed"], landing["uncertain"], landing["stale_claims"]) == (3, 3, 1)
     assert landing["oldest_uncertain"] == oldest.updated_at
     problems = "\n".join(report["needs_operator"])
     assert "landing: 1 failed: fix the cause, then `python -m shared replay --failed --trigger landing`" in problems
-    assert f"landing: 2 uncertain (oldest {oldest.updated_at})" in problems
+    assert f"landing: 2 failed with an uncertain outcome (oldest uncertain {oldest.updated_at})" in problems
     assert "landing: 1 claims whose lease ran out" in problems
-    assert "landing: 1 released entries not retried for over 1 h" in problems
+    assert "landing: 1 released or uncertain entries not retried for over 1 h" in problems
     assert "landing: the polling sweep is overdue" in problems
     assert "landing: the sweep's watermark is held back" in problems
     assert "nightly: slot " in problems and "is due and has not fired" in problems

@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime
 
 from ..clock import utc_now
-from ..ledger import FAILED, RELEASED, Ledger
+from ..ledger import FAILED, RELEASED, UNCERTAIN, Ledger
 from ..ledger_listing import LedgerListing
 from .entries import as_json, entries_table
 from .errors import ledger_storage, storage_errors
@@ -38,7 +38,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "Ledger entries newest first: blob (or slot), ETag, trigger, state, run id, attempts, last error, updated "
         "time and short key (for replay).", run)
     parser.add_argument("--trigger", help="only this trigger's entries")
-    parser.add_argument("--failed", action="store_true", help="only entries in state failed or released")
+    parser.add_argument("--failed", action="store_true", help="only entries in state failed, released or uncertain")
     parser.add_argument("--since", type=since_value, metavar="WHEN",
                         help="only entries updated since WHEN: a duration ago (2h, 3d, 30m) or an ISO time")
     parser.add_argument("--limit", type=positive, default=50, metavar="N", help="at most N entries (default 50)")
@@ -48,7 +48,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """One listing of the ledger (one trigger's folder with --trigger); only the entries shown are downloaded,
     and for the table only those whose firing did not fit in the listing's metadata."""
-    states = {FAILED, RELEASED} if args.failed else None
+    states = {FAILED, RELEASED, UNCERTAIN} if args.failed else None
     with storage_errors(ledger_storage()):
         listing = LedgerListing(Ledger.from_settings())
         page = listing.newest(args.limit, args.trigger, states, args.since)
