@@ -24,10 +24,12 @@ BLOB_CREATED = "Microsoft.Storage.BlobCreated"
 BLOB_RENAMED = "Microsoft.Storage.BlobRenamed"
 DIRECTORY_RENAMED = "Microsoft.Storage.DirectoryRenamed"
 RENAME_FILE = "RenameFile"
+RENAME_DIRECTORY = "RenameDirectory"
 SUBJECT_PREFIX = "/blobServices/default/containers/"
-# `data.api` values whose event means the content is complete, and those whose content comes with a later
-# event (`FlushWithClose`, `SftpCommit`) so they never fire (the reason each logs).
-FIRING_APIS = ("PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose", "SftpCommit", RENAME_FILE)
+# `data.api` values whose event means the content is complete (for a directory rename: the files it moved),
+# and those whose content comes with a later event (`FlushWithClose`, `SftpCommit`), which never fire (the
+# reason each logs).
+FIRING_APIS = ("PutBlob", "PutBlockList", "CopyBlob", "FlushWithClose", "SftpCommit", RENAME_FILE, RENAME_DIRECTORY)
 NEVER_FIRING_APIS = {"CreateFile": "adls_create_file", "SftpCreate": "sftp_create"}
 UNKNOWN_ETAG = ""  # a rename names no ETag; the event path reads the destination's before anything fires
 

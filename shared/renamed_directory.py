@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .accounts import connection_account
 from .config import Trigger
-from .events import DirectoryRename
+from .events import RENAME_DIRECTORY, DirectoryRename
 from .logs import log_decision
 from .matching import placement
 from .runtime import Runtime
@@ -21,18 +21,22 @@ from .sweep import UNSETTLED, SweepReport, naming_a_missing_container, submit_li
 SOURCE = "directory_rename"
 
 
-def moved_onto(trigger: Trigger, directory: str) -> str | None:
-    """None when `directory` is the watched folder or one of its parents, else why its files do not fire."""
-    folder = trigger.watch.folder  # type: ignore[union-attr]
-    if folder == directory or folder.startswith(directory + "/"):
-        return None
-    return placement(trigger.watch, directory + "/x") or "subfolder"  # type: ignore[arg-type]
+def why_not_moved(trigger: Trigger, directory: str) -> str | None:
+    """None when the renamed `directory` is the watched folder or one of its parents (and the trigger takes
+    directory renames), else why the files it moved do not fire."""
+    watch = trigger.watch
+    assert watch is not None
+    if not (watch.folder == directory or watch.folder.startswith(directory + "/")):
+        return placement(watch, directory + "/x") or "subfolder"
+    if watch.event_apis is not None and RENAME_DIRECTORY not in watch.event_apis:
+        return "api_not_allowed"
+    return None
 
 
 def handle_directory_rename(event_id: str, rename: DirectoryRename, runtime: Runtime) -> list[str]:
     """Fire the watched folders the rename moved; returns the triggers whose blobs are not all settled."""
     where = {"account": rename.account, "container": rename.container, "directory": rename.directory}
-    log_decision("received", event_id=event_id, **where, source_directory=rename.source, api="RenameDirectory")
+    log_decision("received", event_id=event_id, **where, source_directory=rename.source, api=RENAME_DIRECTORY)
     concerned = [t for t in runtime.config.triggers if t.watch is not None and t.watch.container == rename.container]
     if not concerned:
         log_decision("skipped", event_id=event_id, **where, reason="container_not_watched")
@@ -40,7 +44,7 @@ def handle_directory_rename(event_id: str, rename: DirectoryRename, runtime: Run
     for trigger in concerned:
         account = connection_account(trigger.watch.connection) if trigger.active else None  # type: ignore[union-attr]
         reason = ("disabled" if not trigger.active else "other_account" if account != rename.account
-                  else moved_onto(trigger, rename.directory))
+                  else why_not_moved(trigger, rename.directory))
         if reason is not None:
             log_decision("skipped", event_id=event_id, trigger=trigger.name, **where, reason=reason)
             continue

@@ -722,7 +722,7 @@ def test_an_event_api_allow_list_parses() -> None:
 
 @pytest.mark.parametrize(("event_apis", "phrase"), [
     ([], "must be a non-empty array of data.api names (any of: PutBlob, PutBlockList, CopyBlob, FlushWithClose, "
-         "SftpCommit, RenameFile)"),
+         "SftpCommit, RenameFile, RenameDirectory)"),
     ("PutBlob", "must be a non-empty array of data.api names"),
     (["PutBlobb"], "lists 'PutBlobb', which is not a data.api that can fire (use any of: PutBlob, "),
     (["SftpCreate"], "lists 'SftpCreate', which never fires: its content arrives with a later event"),

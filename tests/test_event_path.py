@@ -485,6 +485,19 @@ def test_a_directory_renamed_elsewhere_runs_nothing_and_says_why(
     assert skipped_reasons(caplog) == [reason]
 
 
+def test_an_allow_list_without_rename_directory_leaves_a_renamed_folder_alone(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                folder="incoming", event_apis=["RenameFile"], polling_interval=0)])
+    upload(container, "incoming/a.csv")
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(directory_renamed_event(container, "incoming", "staging/batch-7"))
+    assert standin.requests == []
+    assert skipped_reasons(caplog) == ["api_not_allowed"]
+
+
 # -- #17.2 stale events ---------------------------------------------------------------------------------------
 def test_a_late_event_for_an_overwritten_blob_is_superseded_and_logs_both_etags(
     blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
