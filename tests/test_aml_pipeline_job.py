@@ -71,8 +71,8 @@ def test_a_blob_becomes_a_put_of_the_job_named_by_the_run_key() -> None:
         "jobType": "Pipeline",
         "componentId": COMPONENT,
         "inputs": {**literals(), "raw": {"jobInputType": "uri_file", "uri": BLOB.url}},
-        "properties": {"run_key": RUN_KEY},
-        "tags": {"team": "ml", "run_key": RUN_KEY},
+        "properties": {"bridge_run_key": RUN_KEY},
+        "tags": {"team": "ml", "bridge_run_key": RUN_KEY},
         "settings": {"default_compute": f"{WORKSPACE_ARM_ID}/computes/cpu-cluster", "continue_on_step_failure": True},
         "experimentName": "ingest",
         "description": "landing files",
@@ -95,8 +95,8 @@ def test_a_schedule_sends_only_the_literal_inputs() -> None:
     request = KIND.build(target_of(hourly(job(input_name=None))), SLOT, RUN_KEY)
 
     assert request.body == {"properties": {
-        "jobType": "Pipeline", "componentId": COMPONENT, "inputs": literals(), "properties": {"run_key": RUN_KEY},
-        "tags": {"run_key": RUN_KEY}, "experimentName": "ingest",
+        "jobType": "Pipeline", "componentId": COMPONENT, "inputs": literals(),
+        "properties": {"bridge_run_key": RUN_KEY}, "tags": {"bridge_run_key": RUN_KEY}, "experimentName": "ingest",
     }}
 
 
@@ -200,7 +200,7 @@ def test_a_blob_event_creates_one_job_with_both_tokens(
     assert request.body["properties"]["inputs"]["raw"] == {"jobInputType": "uri_file", "uri": blob.url}
     assert request.body["properties"]["settings"]["default_compute"].endswith("/workspaces/ws-1/computes/cpu-cluster")
     assert (entry.state, entry.run_id) == (SUBMITTED, run.run_id)
-    assert run.run_id == entry.request["run_key"] == request.body["properties"]["properties"]["run_key"]
+    assert run.run_id == entry.request["run_key"] == request.body["properties"]["properties"]["bridge_run_key"]
 
 
 def test_a_second_put_of_the_name_never_starts_a_second_run(submitter: Submitter, standin: PipelineStandIn) -> None:

@@ -66,6 +66,15 @@ def test_renamed_blob_parameters_and_a_schedule() -> None:
         "executionData": {"parameters": {"batchSize": 500, "dryRun": False, "label": "nightly"}}}
 
 
+def test_the_run_key_parameter_carries_the_key_for_the_pipeline_to_record_but_nothing_looks_it_up() -> None:
+    target = target_of(watch(pipeline(run_key_parameter="run_key")))
+
+    assert KIND.build(target, BLOB, RUN_KEY).body["executionData"]["parameters"]["run_key"] == RUN_KEY
+    assert KIND.lookup is None
+    assert KIND.run_key_plan(target).attached == "pipeline parameter run_key"
+    assert "no run can be found by its key" in str(KIND.run_key_plan(target).why_not)
+
+
 @pytest.mark.parametrize(
     ("location", "expected"),
     [(f"{ITEM}/jobs/instances/f2d65699-dd22-4889-980c-15226deb0e1b", "f2d65699-dd22-4889-980c-15226deb0e1b"),

@@ -7,6 +7,7 @@ scope and the 202 answer are Synapse's (azure-synapse-artifacts' `create_pipelin
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from azure.storage.blob import ContainerClient
 
 from shared.ledger import FAILED, SUBMITTED
 from shared.targets import target_kind
+from shared.targets.spec import LookupWindow
 from tests.support.host import FunctionApp, blob_created_event
 from tests.support.kinds import (
     BLOB,
@@ -53,6 +55,19 @@ def test_a_blob_becomes_create_run_with_typed_parameters_and_the_blob_location()
     assert KIND.build(target_of(hourly(pipeline())), SLOT, RUN_KEY).body == {"batchSize": 500, "dryRun": False,
                                                                              "ratio": 0.25}
     assert KIND.run_id(answer({"runId": "2f8e-run"}, 202)) == "2f8e-run"
+
+
+def test_the_run_key_parameter_carries_the_key_and_the_lookup_queries_the_workspace() -> None:
+    target = target_of(watch(pipeline(run_key_parameter="run_key")))
+    request = KIND.build(target, BLOB, RUN_KEY)
+    assert request.body["run_key"] == RUN_KEY
+    assert KIND.can_look_up(request)
+    assert not KIND.can_look_up(KIND.build(target_of(watch(pipeline())), BLOB, RUN_KEY))
+
+    query = KIND.lookup.first(request, LookupWindow(SLOT.at, SLOT.at + timedelta(hours=1)))
+    assert query.url == "https://sales-ws.dev.azuresynapse.net/queryPipelineRuns?api-version=2020-12-01"
+    assert query.scope == "https://dev.azuresynapse.net/.default"
+    assert query.body["filters"] == [{"operand": "PipelineName", "operator": "Equals", "values": ["copy-landing"]}]
 
 
 @pytest.mark.parametrize(

@@ -402,7 +402,7 @@ SCHEDULED = [
         lambda key: {"properties": {
             "jobType": "Pipeline", "componentId": f"{WORKSPACE_ID}/components/nightly/versions/1",
             "inputs": {"n": {"jobInputType": "literal", "value": "1"}}, "experimentName": "nightly",
-            "properties": {"run_key": key}, "tags": {"run_key": key}}},
+            "properties": {"bridge_run_key": key}, "tags": {"bridge_run_key": key}}},
         id="aml_pipeline_job",
     ),
     pytest.param(

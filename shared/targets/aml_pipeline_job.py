@@ -19,14 +19,22 @@ from ..validation import FieldReader
 from .batch_endpoint import blob_uri
 from .fields import check_endpoint_path, endpoint_parts, parameter_clash, reject_fields
 from .request import PipelineRequest, ServiceAnswer
-from .spec import SCOPE_MACHINE_LEARNING, SCOPE_MANAGEMENT, PipelineTarget, TargetKind, json_request, string_field
+from .run_key_slot import RUN_KEY_PROPERTY
+from .spec import (
+    SCOPE_MACHINE_LEARNING,
+    SCOPE_MANAGEMENT,
+    PipelineTarget,
+    RunKeyPlan,
+    TargetKind,
+    json_request,
+    string_field,
+)
 
 NAME = "aml_pipeline_job"
 # What azure-ai-ml 1.35 sends for every pipeline job (create, get, list); newer stable versions are documented
 # with the same fields, and `api_version` selects one (docs/services.md).
 DEFAULT_API_VERSION = "2024-01-01-preview"
 AML_TOKEN_HEADER = "x-azureml-token"
-RUN_KEY_NAME = "run_key"
 WORKSPACE = r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/[^/]+"
 WORKSPACE_PATH = re.compile(WORKSPACE + r"/?$", re.IGNORECASE)
 WORKSPACE_SHAPE = ("the workspace's resource URL, https://management.azure.com/subscriptions/{sub}/resourceGroups/"
@@ -101,8 +109,8 @@ def job_body(target: PipelineTarget, firing: Firing, run_key: str) -> dict[str, 
         "jobType": "Pipeline",
         "componentId": target.options["component_id"],
         "inputs": inputs,
-        "properties": {RUN_KEY_NAME: run_key},
-        "tags": {**target.tags, RUN_KEY_NAME: run_key},
+        "properties": {RUN_KEY_PROPERTY: run_key},
+        "tags": {**target.tags, RUN_KEY_PROPERTY: run_key},
     }
     settings: dict[str, Any] = {}
     if compute := target.options.get("compute"):
@@ -138,6 +146,11 @@ def run_id(answer: ServiceAnswer) -> str | None:
     return string_field(answer.body, "name")
 
 
+def run_key_plan(target: PipelineTarget) -> RunKeyPlan:
+    return RunKeyPlan(f"the job name (and {RUN_KEY_PROPERTY} in its properties and tags)",
+                      "not needed: a re-sent PUT of the name never starts a second run")
+
+
 KIND = TargetKind(
     name=NAME,
     default_scope=SCOPE_MANAGEMENT,
@@ -147,4 +160,5 @@ KIND = TargetKind(
     run_id=run_id,
     idempotent=True,
     existing_run=existing_run,
+    run_key_plan=run_key_plan,
 )

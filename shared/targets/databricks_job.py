@@ -15,7 +15,7 @@ from ..firing import BlobVersion, Firing
 from ..validation import FieldReader
 from .fields import endpoint_parts, parameter_clash, parameters_only, reject_fields
 from .request import PipelineRequest, ServiceAnswer
-from .spec import PipelineTarget, TargetKind, json_request
+from .spec import PipelineTarget, RunKeyPlan, TargetKind, json_request
 
 NAME = "databricks_job"
 # The AzureDatabricks application's id: the resource of every Azure Databricks workspace's tokens.
@@ -107,6 +107,10 @@ def run_id(answer: ServiceAnswer) -> str | None:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def run_key_plan(target: PipelineTarget) -> RunKeyPlan:
+    return RunKeyPlan("idempotency_token", "not needed: a re-sent run-now with the token returns the same run")
+
+
 KIND = TargetKind(
     name=NAME,
     default_scope=SCOPE_DATABRICKS,
@@ -115,4 +119,5 @@ KIND = TargetKind(
     build=build,
     run_id=run_id,
     idempotent=True,
+    run_key_plan=run_key_plan,
 )

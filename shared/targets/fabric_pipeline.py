@@ -2,8 +2,9 @@
 
 Fabric answers 202 with the new job instance's URL in `Location`; its last segment is the run id
 (docs/services.md, "Microsoft Fabric data pipelines"). Parameters are those of a Data Factory pipeline
-(typed, with the blob's `folderPath` and `fileName`), under `executionData.parameters`. Fabric offers no
-way to find a run by a client key, so an uncertain outcome stays for an operator to check.
+(typed, with the blob's `folderPath` and `fileName`, and the run key in `run_key_parameter`), under
+`executionData.parameters`. Fabric lists job instances without their parameters, so a run cannot be found
+by its key: an uncertain outcome stays for an operator to check (the pipeline may record the key itself).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from ..validation import FieldReader
 from . import adf_pipeline
 from .fields import check_endpoint_path, parameters_only, reject_fields
 from .request import PipelineRequest, ServiceAnswer
-from .spec import PipelineTarget, TargetKind, json_request
+from .run_key_slot import OPTION
+from .spec import PipelineTarget, RunKeyPlan, TargetKind, json_request
 
 NAME = "fabric_pipeline"
 SCOPE_FABRIC = "https://api.fabric.microsoft.com/.default"
@@ -37,7 +39,7 @@ def check(reader: FieldReader, is_watch: bool) -> dict[str, Any]:
 
 
 def build(target: PipelineTarget, firing: Firing, run_key: str) -> PipelineRequest:
-    body = {"executionData": {"parameters": adf_pipeline.run_parameters(target, firing)}}
+    body = {"executionData": {"parameters": adf_pipeline.run_parameters(target, firing, run_key)}}
     return json_request(target, f"{target.endpoint.rstrip('/')}{JOBS}{QUERY}", body, run_key)
 
 
@@ -47,11 +49,18 @@ def run_id(answer: ServiceAnswer) -> str | None:
     return urlsplit(location).path.rstrip("/").rpartition("/")[2] or None
 
 
+def run_key_plan(target: PipelineTarget) -> RunKeyPlan:
+    parameter = target.options.get(OPTION)
+    return RunKeyPlan(f"pipeline parameter {parameter}" if parameter else "not attached", None,
+                      "Fabric lists job instances without their parameters, so no run can be found by its key")
+
+
 KIND = TargetKind(
     name=NAME,
     default_scope=SCOPE_FABRIC,
-    option_fields=frozenset(adf_pipeline.BLOB_PARAMETERS),
+    option_fields=adf_pipeline.KIND.option_fields,
     check=check,
     build=build,
     run_id=run_id,
+    run_key_plan=run_key_plan,
 )

@@ -19,7 +19,7 @@ from .request import PipelineRequest, ServiceAnswer
 from .run_key_slot import key_parameter
 from .spec import JSON_HEADERS, LookupPage, LookupWindow, RunLookup, inside_window
 
-CREATE_RUN = re.compile(r"^(?P<base>.+)/pipelines/(?P<pipeline>[^/]+)/createRun/?$")
+CREATE_RUN = re.compile(r"^(?P<base>.*)/pipelines/(?P<pipeline>[^/]+)/createRun/?$")  # Synapse: base is empty
 
 
 def _iso(moment: datetime) -> str:
