@@ -1,7 +1,11 @@
 """The two kinds whose service deduplicates by the run key (AML v2 job name, Databricks idempotency token):
-a host killed (SIGKILL) after its request reached the service, the run created and the answer never read,
-leaves a claim; the redelivery that takes it over re-sends the same request and gets the same run. One run
-per firing, and the ledger records it, with no uncertain entry left for an operator.
+every uncertain outcome is settled by re-sending the same request, never by a lookup or an operator.
+
+- an answer lost after the service created the run (500/502/504, dropped, cut off, too late): the
+  submitter re-sends at once and gets the same run;
+- a host killed (SIGKILL) after its request reached the service: the claim it leaves is taken over by the
+  redelivery, which re-sends the same request and gets the same run.
+One run per firing, recorded `submitted`, with no uncertain entry left for an operator.
 """
 
 from __future__ import annotations
@@ -78,4 +82,26 @@ def test_a_host_killed_after_the_request_leaves_one_run_and_a_submitted_entry(
     [run] = standin.runs
     assert len(standin.requests) == 2  # the killed host's request and the redelivery's, with the same key
     assert standin.requests[0].body == standin.requests[1].body
+    assert (entry.state, entry.run_id) == (SUBMITTED, run.run_id)
+
+
+@pytest.mark.parametrize("fault", [Fault(status=500, create_run=True), Fault(status=502, create_run=True),
+                                   Fault(status=504, create_run=True), Fault(drop=True, create_run=True),
+                                   Fault(cut=True, create_run=True), Fault(stall=2.0, create_run=True)],
+                         ids=["500", "502", "504", "dropped", "cut", "stalled"])
+@pytest.mark.parametrize("pipeline", KINDS)
+def test_an_answer_lost_after_the_run_was_created_is_resolved_by_re_sending(
+    pipeline: Callable[[PipelineStandIn], dict[str, Any]], fault: Fault, blob_function: FunctionApp,
+    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # room in the retry budget for the re-send after a read timeout (and a lease that outlasts it)
+    for name, value in {**SETTINGS, "PIPELINE_RETRY_BUDGET_SECONDS": "5", "PIPELINE_CLAIM_LEASE_SECONDS": "10"}.items():
+        monkeypatch.setenv(name, value)
+    set_triggers([watch(pipeline(standin), container=container.container_name, folder="")])
+    standin.inject(fault)
+    blob_function.invoke(blob_created_event(upload(container, "day.csv")))  # one delivery settles it
+
+    [run] = standin.runs
+    entry = ledger_entry()
+    assert len(standin.requests) == 2 and standin.lookups() == []
     assert (entry.state, entry.run_id) == (SUBMITTED, run.run_id)

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from azure.storage.blob import ContainerClient
 
-from shared.ledger import FAILED, SUBMITTED
+from shared.event_path import RetryLaterError
+from shared.ledger import FAILED, SUBMITTED, UNCERTAIN
 from shared.targets import target_kind
 from shared.targets.spec import LookupWindow
 from tests.support.host import FunctionApp, blob_created_event
@@ -121,3 +122,26 @@ def test_a_mistyped_parameter_is_recorded_failed_with_the_service_error(
     assert (entry.error["status"], entry.error["code"]) == (400, "BadRequest")
     assert entry.error["message"] == "parameter 'batchSize' is declared String but got int 500"
     assert standin.runs == []
+
+
+def test_a_run_created_before_a_500_is_found_by_its_run_key_and_never_created_twice(
+    blob_function: FunctionApp, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PIPELINE_LOOKUP_DELAY_SECONDS", "0")
+    set_triggers([watch(pipeline(endpoint=standin.synapse.pipeline_url(), run_key_parameter="run_key"),
+                        container=container.container_name, folder="")])
+    standin.fail_next(500, create_run=True, message="upstream failed")
+    event = blob_created_event(upload(container, "x.csv"))
+    with pytest.raises(RetryLaterError):  # uncertain: Event Grid delivers it again
+        blob_function.invoke(event)
+    assert ledger_entry().state == UNCERTAIN
+
+    blob_function.invoke(event)
+
+    [run] = standin.runs
+    [lookup] = standin.lookups()
+    entry = ledger_entry()
+    assert lookup.path == "/synapse/syn-1/queryPipelineRuns" and lookup.token_resource == RESOURCE
+    assert (entry.state, entry.run_id, entry.resolved_by) == (SUBMITTED, run.run_id, "lookup")
+    assert run.body["run_key"] == entry.request["run_key"]

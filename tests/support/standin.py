@@ -524,27 +524,38 @@ class PipelineStandIn:
                            lambda body: None if body is None else "GET takes no body", respond, creates_run=False)
 
     def _adf_query_runs(self, request: Request) -> Reply | None:
-        """`POST .../factories/{f}/queryPipelineRuns`: `RunFilterParameters` in, `PipelineRunsQueryResponse` out."""
+        """`POST .../factories/{f}/queryPipelineRuns`: the runs of that factory's pipelines."""
         factory = request.params["factory"]
 
+        def pipeline_of(run: AcceptedRun) -> str | None:
+            match = re.search(r"/factories/([^/]+)/pipelines/([^/]+)/createRun$", run.path)
+            return match.group(2) if match and match.group(1) == factory else None
+
+        return self.query_pipeline_runs(request, "adf_query", ("adf_pipeline",), MANAGEMENT, ADF_API_VERSION,
+                                        pipeline_of)
+
+    def query_pipeline_runs(self, request: Request, label: str, kinds: tuple[str, ...], resource: str,
+                            api_version: str, pipeline_of: Callable[[AcceptedRun], str | None]) -> Reply | None:
+        """`queryPipelineRuns` (Data Factory, Synapse): `RunFilterParameters` in, `PipelineRunsQueryResponse` out.
+        `pipeline_of` names the pipeline of a run created in this factory or workspace (None: elsewhere)."""
+
         def validate(body: Any) -> str | None:
-            if _single(request.query, "api-version") != ADF_API_VERSION:
-                return f"api-version must be {ADF_API_VERSION} (got {request.query.get('api-version')})"
+            if _single(request.query, "api-version") != api_version:
+                return f"api-version must be {api_version} (got {request.query.get('api-version')})"
             return run_filter_problem(body) or token_problem(body.get("continuationToken"))
 
         def respond(_: str, body: Any) -> Reply:
             after, before = parse_time(body["lastUpdatedAfter"]), parse_time(body["lastUpdatedBefore"])
             names = {value for item in body.get("filters", []) for value in item["values"]}
             runs = []
-            for run in reversed(self._visible(("adf_pipeline",))):  # RunStart desc
-                match = re.search(r"/factories/([^/]+)/pipelines/([^/]+)/createRun$", run.path)
-                if match and match.group(1) == factory and (not names or match.group(2) in names) \
-                        and after <= run.created <= before:
-                    runs.append(adf_pipeline_run(run, match.group(2)))
+            for run in reversed(self._visible(kinds)):  # RunStart desc
+                pipeline = pipeline_of(run)
+                if pipeline and (not names or pipeline in names) and after <= run.created <= before:
+                    runs.append(adf_pipeline_run(run, pipeline))
             page, token = self._page(runs, body.get("continuationToken"))
             return Reply(200, {"value": page, "continuationToken": token})
 
-        return self.handle(request, "adf_query", MANAGEMENT, validate, respond, reject=arm_error, creates_run=False)
+        return self.handle(request, label, resource, validate, respond, reject=arm_error, creates_run=False)
 
 
 def _no_body(body: Any) -> str | None:
