@@ -305,15 +305,11 @@ var watchedConnectionSettings = [
 ]
 
 var baseAppSettings = [
-  // Host storage through the managed identity, one URI per service (the host itself needs blobs and
-  // tables only, but keeps a queue URI in its identity-based connection schema).
+  // Host storage through the managed identity, one URI per service the host uses: blobs and tables.
+  // No queue URI: no queue triggers, no Durable Functions, and the identity holds no queue role.
   {
     name: 'AzureWebJobsStorage__blobServiceUri'
     value: appStorage.outputs.blobEndpoint
-  }
-  {
-    name: 'AzureWebJobsStorage__queueServiceUri'
-    value: appStorage.outputs.queueEndpoint
   }
   {
     name: 'AzureWebJobsStorage__tableServiceUri'

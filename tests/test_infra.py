@@ -659,7 +659,6 @@ def test_app_settings_are_identity_based():
     base = _settings(main, "baseAppSettings")
     for key in (
         "AzureWebJobsStorage__blobServiceUri",
-        "AzureWebJobsStorage__queueServiceUri",
         "AzureWebJobsStorage__tableServiceUri",
         "AzureWebJobsStorage__clientId",
         "AZURE_CLIENT_ID",
@@ -674,6 +673,8 @@ def test_app_settings_are_identity_based():
     )
     assert base["PIPELINE_TRIGGERS"]["function"]["type"] == "string"
     assert "AzureWebJobsStorage" not in base, "no connection-string AzureWebJobsStorage"
+    # A queue URI without a queue role would only turn a future queue use into 403s.
+    assert "AzureWebJobsStorage__queueServiceUri" not in base
     watched = _settings(main, "watchedConnectionSettings")
     assert set(watched) == {
         "${watchedConnectionName}__blobServiceUri",
