@@ -3,7 +3,7 @@
 //
 // No built-in role is that narrow: Data Factory Contributor can also edit linked services (and the
 // credentials in them) and delete the factory. So this module defines a custom role with exactly the
-// operations the bridge calls (docs/services.md, "Azure Data Factory"), and assigns it on the factory.
+// operations the bridge calls (README, "What each role is for"), and assigns it on the factory.
 // Creating a role definition needs Microsoft.Authorization/roleDefinitions/write (Owner or User
 // Access Administrator on the resource group), which Role Based Access Control Administrator lacks.
 
