@@ -28,13 +28,15 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import lark
 import pytest
 
-from shared import events, ledger
+from shared import events, ledger, retention
 from shared.config import parse_config
+from shared.ledger_index import index_tags
 from shared.targets import DEFAULT_KIND, TARGET_KINDS
 from tests.support.bicep_rules import Template, body, render
 
@@ -819,6 +821,34 @@ def test_ledger_retention_deletes_only_final_records_under_the_ledgers_runs_pref
     assert main["parameters"]["ledgerContainerName"]["default"] == ledger.DEFAULT_CONTAINER
     assert _settings(main, "baseAppSettings")["PIPELINE_LEDGER_CONTAINER"] == "ledgerContainerName"
     assert body(main["modules"]["ledgerRetention"])["params"]["includeFailed"] == "ledgerRetentionIncludesFailed"
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "deleted_by"),
+    [
+        (ledger.SUBMITTED, None, {"submittedRule"}),
+        (ledger.FAILED, {"status": 400}, {"certainFailedRule"}),
+        (ledger.FAILED, {"status": 502, "ambiguous": True}, set()),  # its run may exist
+        (ledger.UNCERTAIN, {"status": 504, "ambiguous": True}, set()),
+        (ledger.CLAIMED, None, set()),
+        (ledger.RELEASED, {"status": 503}, set()),
+    ],
+)
+def test_lifecycle_rules_match_the_index_tags_the_ledger_writes(state: str, error: dict | None, deleted_by: set):
+    """The rules read the tags `shared.ledger_index.index_tags` writes, and delete what `prune` may delete."""
+    entry = ledger.LedgerEntry(key="k", trigger="t", state=state, firing={}, created_at="", updated_at="", error=error)
+    tags = index_tags(entry)
+    module = parsed(INFRA / "modules" / "ledger-retention.bicep")
+    variables = {name: v["value"] for name, v in module["variables"].items()}
+    matched = set()
+    for rule in ("submittedRule", "certainFailedRule"):
+        conditions = variables[rule]["definition"]["filters"]["function"]["parameters"]["arg_2"]["blobIndexMatch"]
+        if all(tags.get(c["name"]) == c["value"] for c in conditions):
+            matched.add(rule)
+    assert matched == deleted_by, tags
+    # And the shortest retention the module accepts is the command's.
+    minimum = timedelta(days=_decorators(module["parameters"]["retentionDays"])["min_value"])
+    assert minimum >= retention.MIN_RETENTION > retention.EVENT_GRID_RETRY_WINDOW
 
 
 def test_resources_outside_the_app_resource_group_carry_no_azd_env_tag():
