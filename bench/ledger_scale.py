@@ -30,7 +30,7 @@ from shared.ledger_index import index_metadata
 from shared.runtime import current_runtime
 from tests.support.triggers import watch_trigger
 
-SIZES = {"smoke": ((20, 200), 1), "full": ((10_000, 100_000), 3)}  # ledger entries, repetitions
+SIZES = {"smoke": ((20, 200), 1), "full": ((10_000, 100_000), 2)}  # ledger entries, repetitions
 TRIGGERS = ("landing", "scoring", "archive")
 LEDGER = "ledger-scale"
 SPREAD = timedelta(days=30)
@@ -86,6 +86,7 @@ def measure(count: int, repetitions: int, warmup: int) -> dict[str, Any]:
     names, metadata = seeded_entries(count, now - timedelta(minutes=5))
     with Services(seeded_azurite(LEDGER, names, now - timedelta(minutes=5), metadata)) as services:
         os.environ["PIPELINE_LEDGER_CONTAINER"] = LEDGER
+        os.environ["PIPELINE_STORAGE_READ_TIMEOUT_SECONDS"] = "600"  # Azurite pages 100k records slowly
         url = services.standin.published_pipeline_url()
         services.set_triggers([watch_trigger(name, "uploads", url) for name in TRIGGERS])
         replayable = iter(failed_entries(repetitions + warmup))
