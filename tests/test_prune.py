@@ -57,9 +57,10 @@ def armed_now(ledger: Ledger, watermark_age: timedelta = timedelta(0)) -> None:
 @pytest.fixture
 def aged(landing: ContainerClient) -> dict[str, LedgerEntry]:
     ledger = Ledger.from_settings()
-    armed_now(ledger)
+    still_here = present(landing, "still-here.csv")
+    armed_now(ledger, watermark_age=timedelta(seconds=-2))  # after the upload: a backfill considers that blob
     return {
-        "old_submitted_present": aged_record(ledger, "landing", SUBMITTED, OLD, present(landing, "still-here.csv")),
+        "old_submitted_present": aged_record(ledger, "landing", SUBMITTED, OLD, still_here),
         "old_submitted_gone": aged_record(ledger, "landing", SUBMITTED, OLD),
         "old_failed": aged_record(ledger, "landing", FAILED, OLD, error=PERMANENT),
         "old_uncertain": aged_record(ledger, "landing", FAILED, OLD, error=AMBIGUOUS),
