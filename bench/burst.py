@@ -24,9 +24,11 @@ from azure.storage.blob import ContainerClient
 
 from bench.harness import Services, Target, parse_run, ratio, report, upload_many
 from bench.raw import BridgeRequest, RawRoundTrips
+from shared.backfill import backfill
 from shared.runtime import current_runtime
 from shared.settings import float_setting
-from shared.sweep import SweepReport, backfill, sweep_trigger
+from shared.sweep import sweep_trigger
+from shared.sweep_report import SweepReport
 from tests.support.host import blob_created_event, load_function
 from tests.support.standin import Fault, PipelineStandIn
 from tests.support.triggers import watch_trigger

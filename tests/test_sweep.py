@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from azure.storage.blob import ContainerClient
 
-from shared import sweep as sweep_module
+from shared.backfill import backfill, count_backfill
 from shared.ledger import FAILED, SUBMITTED, Ledger
+from shared.listing import Listing, WatchedContainerMissingError
 from shared.runtime import current_runtime
-from shared.sweep import SweepReport, WatchedContainerMissingError, backfill, count_backfill, sweep_trigger
+from shared.sweep import sweep_trigger
+from shared.sweep_report import SweepReport
 from shared.timer_path import TickFailedError
 from tests.support.host import blob_created_event, load_function
 from tests.support.http_server import Request
@@ -188,19 +190,19 @@ def test_crash_between_pages_resumes_without_loss_or_duplicates(
     for name in names:
         upload(container, name)
 
-    real_iter = sweep_module.Listing.__iter__
+    real_iter = Listing.__iter__
 
-    def crash_after_two_pages(self: sweep_module.Listing):
+    def crash_after_two_pages(self: Listing):
         for index, item in enumerate(real_iter(self)):
             if index == 20:
                 raise ConnectionResetError("host recycled mid-sweep")
             yield item
 
-    monkeypatch.setattr(sweep_module.Listing, "__iter__", crash_after_two_pages)
+    monkeypatch.setattr(Listing, "__iter__", crash_after_two_pages)
     with pytest.raises(ConnectionResetError):
         run_sweep()
     assert 0 < len(standin.runs) <= 20
-    monkeypatch.setattr(sweep_module.Listing, "__iter__", real_iter)
+    monkeypatch.setattr(Listing, "__iter__", real_iter)
     run_sweep()
     assert submitted_names(standin) == names
 

@@ -17,8 +17,8 @@ from ..clock import utc_now
 from ..config import Trigger, load_config
 from ..dispatch import build_request
 from ..firing import BlobVersion, Firing, ScheduledSlot
+from ..listing import blob_version, watched_container
 from ..matching import decide
-from ..sweep import blob_version, watched_container
 from .errors import USAGE, CliError, find_trigger, ledger_storage, storage_errors, watch_storage
 from .output import print_json
 from .parsing import add_command

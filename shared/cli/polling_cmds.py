@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..backfill import backfill, count_backfill
 from ..runtime import current_runtime
-from ..sweep import SweepReport, backfill, count_backfill, sweep_trigger
+from ..sweep import sweep_trigger
+from ..sweep_report import SweepReport
 from .errors import CliError, find_watch, ledger_storage, storage_errors, watch_storage
 from .parsing import add_command, add_yes_option
 from .terminal import Progress, confirm

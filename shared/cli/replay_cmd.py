@@ -20,8 +20,8 @@ from ..dispatch import FiringResult, Outcome, build_request, submit_claimed
 from ..firing import BlobVersion, Firing, firing_from_record
 from ..ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry, Refusal
 from ..ledger_listing import LedgerListing
+from ..listing import watched_container
 from ..submitter import shared_submitter
-from ..sweep import watched_container
 from ..targets import TARGET_KINDS, PipelineRequest
 from .entries import MIN_PREFIX, SHORT_KEY, entries_table, error_text, subject
 from .errors import USAGE, CliError, find_trigger, ledger_storage, storage_errors
