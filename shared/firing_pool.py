@@ -26,22 +26,40 @@ UNSETTLED = (Outcome.RETRY, Outcome.IN_PROGRESS)
 Progress = Callable[[int], None]
 
 
-class InFlightLimit:
-    """The sweep's request sender: at most `limit` requests in flight to the pipeline service at once.
+class RequestSlot:
+    """One of the `limit` requests in flight to the pipeline service, held from the claim to the answer.
 
-    Only the request itself takes a slot. The ledger writes around it (the claim before, the record after)
-    run outside the limit, on the sweep's other threads, so they overlap other blobs' requests instead of
-    idling a slot: with 1,000 blobs and a service answering in 50 ms, 8 threads that each also wrote the
-    ledger kept only ~4.5 requests in flight (12.6 s); 16 threads limited to 8 requests took 9.2 s.
+    A firing takes its slot before it claims, not only around the POST: a blob that claimed first and then
+    waited for a slot behind slow requests could see its lease run out before it even sent, and be taken
+    over and sent twice (#12.3). The slot is given back as soon as the answer is in, so the ledger write that
+    records it overlaps other blobs' requests: with 1,000 blobs and a service answering in 50 ms, 8 threads
+    that each held a slot for their whole firing kept only ~4.5 requests in flight (12.6 s); 16 threads
+    limited to 8 requests took 9.2 s.
     """
 
-    def __init__(self, submitter: Submitter, limit: int) -> None:
+    def __init__(self, submitter: Submitter, gate: threading.BoundedSemaphore) -> None:
         self.submitter = submitter
-        self.gate = threading.BoundedSemaphore(limit)
+        self.gate = gate
+        self.held = False
+
+    def __enter__(self) -> RequestSlot:
+        self.gate.acquire()
+        self.held = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.gate.release()
 
     def submit(self, request: PipelineRequest, deadline: float | None = None) -> SubmitResult:
-        with self.gate:
+        try:
             return self.submitter.submit(request, deadline)
+        finally:
+            self.release()
 
 
 class FiringPool:
@@ -56,7 +74,7 @@ class FiringPool:
         self.trigger, self.runtime, self.report, self.source = trigger, runtime, report, source
         self.progress = progress
         in_flight = max(1, int(float_setting("PIPELINE_SWEEP_CONCURRENCY", 8)))
-        self.submitter = InFlightLimit(runtime.submitter, in_flight)
+        self.in_flight = threading.BoundedSemaphore(in_flight)
         self.pool = ThreadPoolExecutor(max_workers=in_flight * 2, thread_name_prefix="sweep",
                                        initializer=thread_initializer())
         self.slots = threading.BoundedSemaphore(in_flight * 4)
@@ -72,9 +90,12 @@ class FiringPool:
 
     def submit(self, blob: BlobVersion) -> None:
         self.slots.acquire()
-        future = self.pool.submit(fire, self.trigger, blob, ledger=self.runtime.ledger,
-                                  submitter=self.submitter, source=self.source)
+        future = self.pool.submit(self._fire, blob)
         future.add_done_callback(lambda f: self._settle(blob, f))
+
+    def _fire(self, blob: BlobVersion) -> FiringResult:
+        with RequestSlot(self.runtime.submitter, self.in_flight) as slot:
+            return fire(self.trigger, blob, ledger=self.runtime.ledger, submitter=slot, source=self.source)
 
     def _settle(self, blob: BlobVersion, future: Future[FiringResult]) -> None:
         try:

@@ -12,6 +12,7 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from shared.backfill import backfill, count_backfill
+from shared.clock import parse_iso, utc_now
 from shared.ledger import FAILED, SUBMITTED, Ledger
 from shared.listing import Listing, WatchedContainerMissingError
 from shared.runtime import current_runtime
@@ -244,3 +245,32 @@ def test_missing_watched_container_is_named_and_the_tick_fails_loudly(
         run_sweep()
     with pytest.raises(TickFailedError, match="landing: WatchedContainerMissingError"):
         load_function("timer_trigger").invoke({"IsPastDue": False})
+
+
+def test_a_claim_is_taken_only_when_a_request_slot_is_free(
+    watched: ContainerClient, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each POST leaves its claim at least the longest submission to run: a blob waiting for a request slot
+    behind a slow one holds no claim meanwhile, so the lease cannot run out while it waits (#12.3)."""
+    for name, value in {"PIPELINE_SWEEP_CONCURRENCY": "1", "PIPELINE_RETRY_BUDGET_SECONDS": "0.5",
+                        "PIPELINE_CONNECT_TIMEOUT_SECONDS": "0.5", "PIPELINE_READ_TIMEOUT_SECONDS": "4",
+                        "PIPELINE_CLAIM_LEASE_SECONDS": "7"}.items():
+        monkeypatch.setenv(name, value)
+    longest = 0.5 + 0.5 + 4
+    run_sweep()
+    upload(watched, "incoming/a.csv")
+    upload(watched, "incoming/b.csv")
+    ledger = Ledger.from_settings()
+    lease_left: dict[str, float] = {}
+
+    def first_one_slow(request: Request) -> Fault | None:
+        blob = request.json()["DataPathAssignments"]["input_datapath"]["RelativePath"]
+        [entry] = [e for e in ledger.entries() if e.firing["blob"] == blob]
+        lease_left[blob] = (parse_iso(entry.lease_until or "") - utc_now()).total_seconds()
+        return Fault(stall=3.0, accept_before_stall=True) if len(lease_left) == 1 else None
+
+    standin.fault_hook = first_one_slow
+    report = run_sweep()
+
+    assert report.outcomes["submitted"] == 2 and submitted_names(standin) == ["incoming/a.csv", "incoming/b.csv"]
+    assert min(lease_left.values()) >= longest, lease_left
