@@ -2,8 +2,10 @@
 
 A slot is claimed in the ledger as (trigger, scheduled time), so a restart, a `past_due` tick or two
 hosts never fire it twice. After an outage only the most recent missed slot fires (Azure ML and the
-Functions timer behave the same way); the number skipped is logged. Per-trigger progress lives in a
-state document: where the schedule is anchored and the last slot settled.
+Functions timer behave the same way); the number skipped is logged. A slot that was fired but not
+settled (a transient failure, or another host's claim) is pending: every tick fires it again until it is
+submitted or recorded `failed`, also when newer slots have come due meanwhile. Per-trigger progress
+lives in a state document: where the schedule is anchored, the last slot fired and the pending ones.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def arm(schedule: Schedule, now: datetime, previous: dict[str, Any]) -> dict[str
 
     Slots before this tick's minute are history, except that a new recurrence without start_time
     runs on this first tick. A resumed or changed schedule keeps its anchor (its cadence) and
-    continues from the next slot after this minute.
+    continues from the next slot after this minute. Slots already fired and still pending stay pending.
     """
     this_minute = minute_floor(now)
     anchor = parse_iso(previous["anchor"]) if previous.get("anchor") else this_minute
@@ -43,7 +45,8 @@ def arm(schedule: Schedule, now: datetime, previous: dict[str, Any]) -> dict[str
         last = None
     else:
         last = latest_slot(schedule, this_minute - timedelta(microseconds=1), anchor)
-    return {"definition": repr(schedule), "anchor": iso(anchor), "last_slot": last and iso(last)}
+    return {"definition": repr(schedule), "anchor": iso(anchor), "last_slot": last and iso(last),
+            "pending": previous.get("pending", [])}
 
 
 def run_schedule(trigger: Trigger, runtime: Runtime, store: StateStore, now: datetime,
@@ -62,11 +65,12 @@ def run_schedule(trigger: Trigger, runtime: Runtime, store: StateStore, now: dat
             log_decision("schedule_rearmed", trigger=trigger.name, definition=describe(schedule),
                          reason="resumed" if state.get("paused") else "changed")
         state = arm(schedule, now, state)
+    changed = retry_pending(trigger, runtime, state) or armed
     anchor = parse_iso(str(state["anchor"]))
     last = parse_iso(str(state["last_slot"])) if state.get("last_slot") else None
     due = latest_slot(schedule, now, anchor)
     if due is None or (last is not None and due <= last):
-        if armed:
+        if changed:
             store.write(state_name, state, etag)
         return None
     missed = count_slots(schedule, last, due, anchor) if last is not None else 0
@@ -76,7 +80,21 @@ def run_schedule(trigger: Trigger, runtime: Runtime, store: StateStore, now: dat
     log_decision("matched", trigger=trigger.name, slot=iso(due), past_due=past_due or None)
     result = fire(trigger, ScheduledSlot(due), ledger=runtime.ledger, submitter=runtime.submitter,
                   source="schedule")
-    if result.outcome in SETTLED:
-        state["last_slot"] = iso(due)
+    state["last_slot"] = iso(due)
+    state["pending"] = [*state.get("pending", []), *([] if result.outcome in SETTLED else [iso(due)])]
     store.write(state_name, state, etag)
     return result
+
+
+def retry_pending(trigger: Trigger, runtime: Runtime, state: dict[str, Any]) -> bool:
+    """Fire again each slot that was fired but not settled; True when the pending list changed."""
+    pending = list(state.get("pending", []))
+    still = []
+    for slot in pending:
+        log_decision("matched", trigger=trigger.name, slot=slot, retry=True)
+        result = fire(trigger, ScheduledSlot(parse_iso(slot)), ledger=runtime.ledger, submitter=runtime.submitter,
+                      source="schedule")
+        if result.outcome not in SETTLED:
+            still.append(slot)
+    state["pending"] = still
+    return still != pending

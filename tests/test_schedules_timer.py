@@ -157,3 +157,38 @@ def test_transient_failure_retries_the_same_slot_on_the_next_tick(
     assert slots_fired(standin) == 1
     [entry] = list(Ledger.from_settings().entries())
     assert entry.firing["slot"] == "2026-11-25T10:00:00Z" and entry.state == "submitted" and entry.attempts == 2
+
+
+def test_a_failed_slot_of_a_frequent_schedule_is_retried_after_the_next_slot_is_due(
+    set_triggers: Setter, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transient failure is retried on later ticks until the slot is submitted or recorded failed, even when
+    newer slots fire meanwhile: it is not counted as missed (#12.5)."""
+    monkeypatch.setenv("PIPELINE_MAX_ATTEMPTS", "1")
+    set_triggers([scheduled("every-minute", standin.published_pipeline_url(), recurrence={"frequency": "Minute"})])
+    standin.fail_next(503, times=2)
+    tick(T0)  # 10:00 fails
+    tick(T0 + timedelta(minutes=1))  # 10:00 fails again, 10:01 runs
+    tick(T0 + timedelta(minutes=2))  # 10:00 runs, 10:02 runs
+    tick(T0 + timedelta(minutes=2, seconds=30))  # nothing left to do
+
+    entries = {e.firing["slot"]: e for e in Ledger.from_settings().entries()}
+    assert sorted(entries) == ["2026-11-25T10:00:00Z", "2026-11-25T10:01:00Z", "2026-11-25T10:02:00Z"]
+    assert {slot: e.state for slot, e in entries.items()} == dict.fromkeys(entries, "submitted")
+    assert entries["2026-11-25T10:00:00Z"].attempts == 3 and slots_fired(standin) == 3
+
+
+def test_a_slot_that_keeps_failing_is_recorded_failed_and_then_left_alone(
+    set_triggers: Setter, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIPELINE_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("PIPELINE_MAX_DELIVERY_ATTEMPTS", "2")
+    set_triggers([scheduled("hourly", standin.published_pipeline_url(), recurrence={"frequency": "Hour"})])
+    standin.fail_next(503, times=2)
+    tick(T0)
+    tick(T0 + timedelta(minutes=1))  # second and last attempt: recorded failed
+    tick(T0 + timedelta(minutes=2))
+
+    [entry] = list(Ledger.from_settings().entries())
+    assert entry.state == "failed" and entry.attempts == 2
+    assert len(standin.requests) == 2
