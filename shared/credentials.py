@@ -5,16 +5,43 @@ invocations. Where the platform provides a managed identity (`IDENTITY_ENDPOINT`
 `ManagedIdentityCredential` is used directly (system-assigned, or the user-assigned one named by
 `client_id`/`AZURE_CLIENT_ID`): `DefaultAzureCredential` would fall back to other credentials (a developer's
 CLI login) when the identity endpoint fails. Elsewhere, `DefaultAzureCredential` (e.g. `az login` locally).
+
+Every identity call is bounded: each HTTP request to the identity endpoint by
+`PIPELINE_IDENTITY_CONNECT_TIMEOUT_SECONDS` / `PIPELINE_IDENTITY_READ_TIMEOUT_SECONDS` (azure-identity's own
+default is 300 s each, on every one of its retries), and a submission's token fetch by what is left of its
+retry budget, so a token never holds a claim past the lease check (`runtime.check_lease`).
 """
 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
+from typing import Any
 
 from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import AzureError
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
-from .settings import get_setting
+from .settings import float_setting, get_setting
+
+# A fetch that outlives its caller's wait finishes here, bounded by the identity timeouts above.
+_fetches = ThreadPoolExecutor(max_workers=8, thread_name_prefix="token")
+
+
+class TokenTimeoutError(AzureError):
+    """No token within the time the caller could wait (the identity endpoint is slow or silent)."""
+
+
+IDENTITY_SETTINGS = ("PIPELINE_IDENTITY_CONNECT_TIMEOUT_SECONDS", "PIPELINE_IDENTITY_READ_TIMEOUT_SECONDS")
+
+
+def identity_options() -> dict[str, Any]:
+    """Transport timeouts for azure-identity's requests, which default to 300 s (connect and read)."""
+    return {
+        "connection_timeout": float_setting(IDENTITY_SETTINGS[0], 5.0),
+        "read_timeout": float_setting(IDENTITY_SETTINGS[1], 10.0),
+    }
 
 
 class TokenProvider:
@@ -29,8 +56,18 @@ class TokenProvider:
                 credential = self._credentials[client_id] = identity_credential(client_id)
             return credential
 
-    def token(self, scope: str, client_id: str | None) -> AccessToken:
-        return self._credential(client_id).get_token(scope)
+    def token(self, scope: str, client_id: str | None, timeout: float | None = None) -> AccessToken:
+        """The token, or `TokenTimeoutError` after `timeout` seconds (the fetch itself then ends on its own,
+        within the identity timeouts); without `timeout`, only those bound the call."""
+        credential = self._credential(client_id)
+        if timeout is None:
+            return credential.get_token(scope)
+        future = _fetches.submit(credential.get_token, scope)
+        try:
+            return future.result(timeout=max(timeout, 0.0))
+        except FutureTimeoutError:
+            raise TokenTimeoutError(f"no token within {timeout:.3g}s: the identity endpoint did not answer in "
+                                    "time") from None
 
     def forget(self, client_id: str | None) -> None:
         """Drop the cached credential (and its token cache), so the next token is fetched fresh after a 401."""
@@ -40,5 +77,6 @@ class TokenProvider:
 
 def identity_credential(client_id: str | None) -> TokenCredential:
     if get_setting("IDENTITY_ENDPOINT") or get_setting("MSI_ENDPOINT"):
-        return ManagedIdentityCredential(client_id=client_id)
-    return DefaultAzureCredential(managed_identity_client_id=client_id, exclude_interactive_browser_credential=True)
+        return ManagedIdentityCredential(client_id=client_id, **identity_options())
+    return DefaultAzureCredential(managed_identity_client_id=client_id, exclude_interactive_browser_credential=True,
+                                  **identity_options())

@@ -14,6 +14,7 @@ from azure.core.credentials import TokenCredential
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.storage.blob import BlobServiceClient, LinearRetry
 
+from .credentials import IDENTITY_SETTINGS, identity_options
 from .endpoints import endpoint_problem
 from .settings import float_setting, get_setting
 
@@ -28,8 +29,9 @@ class StorageSettingError(LookupError):
 def _identity(connection: str) -> TokenCredential:
     client_id = get_setting(f"{connection}__clientId")
     if (get_setting(f"{connection}__credential") or "").lower() == "managedidentity":
-        return ManagedIdentityCredential(client_id=client_id)
-    return DefaultAzureCredential(managed_identity_client_id=client_id, exclude_interactive_browser_credential=True)
+        return ManagedIdentityCredential(client_id=client_id, **identity_options())
+    return DefaultAzureCredential(managed_identity_client_id=client_id, exclude_interactive_browser_credential=True,
+                                  **identity_options())
 
 
 def _service_uri(connection: str) -> str | None:
@@ -42,7 +44,8 @@ def _service_uri(connection: str) -> str | None:
 
 def _settings_fingerprint(connection: str) -> tuple[str | None, ...]:
     suffixes = ("", "__blobServiceUri", "__serviceUri", "__accountName", "__credential", "__clientId")
-    return (*(get_setting(connection + suffix) for suffix in suffixes), *(get_setting(name) for name in RETRY_SETTINGS))
+    tuning = (*RETRY_SETTINGS, *IDENTITY_SETTINGS)
+    return (*(get_setting(connection + suffix) for suffix in suffixes), *(get_setting(name) for name in tuning))
 
 
 def _retry_options() -> dict[str, Any]:

@@ -226,6 +226,9 @@ class Submitter:
         policy = self.policy
         attempt, refreshed = 0, False
         last: SubmitError | None = None
+        # Token fetches count against the retry budget (and the caller's deadline), so the longest submission
+        # stays what `runtime.check_lease` assumes even when the identity endpoint never answers.
+        token_deadline = started + policy.budget if deadline is None else min(deadline, started + policy.budget)
         while True:
             timeouts = policy.timeouts_before(deadline)
             if timeouts is None:  # no time left for another attempt: nothing more is sent
@@ -233,7 +236,7 @@ class Submitter:
                                           code="DeadlineReached", transient=True)
             attempt += 1
             try:
-                return self._attempt(request, attempt, started, timeouts)
+                return self._attempt(request, attempt, started, timeouts, token_deadline)
             except _Retry as retry:
                 if retry.refresh_token and not refreshed:
                     refreshed = True
@@ -255,9 +258,10 @@ class Submitter:
         Re-sending it is safe, so an uncertain outcome is retried like a transient one."""
         return self.submit(dataclasses.replace(request, idempotent=True)).response
 
-    def _token(self, scope: str, client_id: str | None) -> str:
+    def _token(self, scope: str, client_id: str | None, deadline: float) -> str:
+        """A token, fetched by `deadline` (monotonic), else a transient `TokenUnavailable`."""
         try:
-            return self.tokens.token(scope, client_id).token
+            return self.tokens.token(scope, client_id, timeout=deadline - time.monotonic()).token
         except AzureError as error:  # refused, or the identity endpoint unreachable: nothing was sent yet
             # A fresh credential next time: MSAL would otherwise answer from its throttle cache for as long as
             # the identity endpoint's Retry-After said (up to an hour), whatever the endpoint says meanwhile.
@@ -267,9 +271,10 @@ class Submitter:
                                      code="TokenUnavailable", transient=True)) from None
 
     def _attempt(self, request: PipelineRequest, attempt: int, started: float,
-                 timeouts: tuple[float, float]) -> SubmitResult:
-        token = self._token(request.scope, request.client_id)
-        extra = {name: self._token(scope, request.client_id) for name, scope in request.token_headers.items()}
+                 timeouts: tuple[float, float], token_deadline: float) -> SubmitResult:
+        token = self._token(request.scope, request.client_id, token_deadline)
+        extra = {name: self._token(scope, request.client_id, token_deadline)
+                 for name, scope in request.token_headers.items()}
         headers = {**request.headers, **extra, "Authorization": f"Bearer {token}"}
         try:
             response = self.session.request(

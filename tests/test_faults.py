@@ -262,6 +262,27 @@ def test_unreachable_identity_endpoint_releases_the_blob_with_a_clear_error(
     assert leaked_secrets(rendered(records) + json.dumps(vars(entry)), identity) == []
 
 
+@pytest.mark.timeout(60)  # azure-identity's own wait (300 s per try, several tries) would overrun this
+def test_identity_endpoint_that_never_answers_fails_the_token_fetch_within_the_retry_budget(
+    blob_function: FunctionApp, landing: ContainerClient, standin: PipelineStandIn, silent_storage: str,
+    fresh_tokens: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An identity endpoint that accepts connections and never answers (#12.4): each token fetch ends with the
+    retry budget, the blob is released for the next delivery, nothing is sent."""
+    monkeypatch.setenv("IDENTITY_ENDPOINT", silent_storage)
+    monkeypatch.setenv("PIPELINE_RETRY_BUDGET_SECONDS", "1")
+    monkeypatch.setenv("PIPELINE_IDENTITY_CONNECT_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("PIPELINE_IDENTITY_READ_TIMEOUT_SECONDS", "0.5")
+
+    with pytest.raises(RetryLaterError):
+        blob_function.invoke(blob_created_event(new_blob(landing)))
+
+    entry = only_entry()
+    assert entry.state == RELEASED and entry.error["code"] == "TokenUnavailable"
+    assert "no token within" in entry.error["message"]
+    assert standin.requests == []
+
+
 def test_identity_recovering_within_one_invocation_is_used_at_once(
     blob_function: FunctionApp, landing: ContainerClient, standin: PipelineStandIn, identity: IdentityEndpoint,
     fresh_tokens: None,
