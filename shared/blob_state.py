@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from azure.core.exceptions import ResourceNotFoundError
 
 from .events import UNKNOWN_ETAG
-from .firing import BlobVersion, normalise_etag
+from .firing import BlobVersion, md5_text, normalise_etag
 from .storage import blob_service
 
 COPY_BLOB = "CopyBlob"
@@ -46,4 +46,5 @@ def current_version(blob: BlobVersion, connection: str) -> BlobVersion | Gone:
     if blob.etag not in (UNKNOWN_ETAG, etag) and not copy_completed:
         return Gone("superseded", {"current_etag": etag})
     return dataclasses.replace(blob, etag=etag, size=properties.size, url=blob.url or client.url,
-                               last_modified=properties.last_modified, copy_status=copy_status)
+                               last_modified=properties.last_modified, copy_status=copy_status,
+                               content_md5=md5_text(properties.content_settings.content_md5))

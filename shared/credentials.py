@@ -9,7 +9,8 @@ CLI login) when the identity endpoint fails. Elsewhere, `DefaultAzureCredential`
 Every identity call is bounded: each HTTP request to the identity endpoint by
 `PIPELINE_IDENTITY_CONNECT_TIMEOUT_SECONDS` / `PIPELINE_IDENTITY_READ_TIMEOUT_SECONDS` (azure-identity's own
 default is 300 s each, on every one of its retries), and a submission's token fetch by what is left of its
-retry budget, so a token never holds a claim past the lease check (`runtime.check_lease`).
+retry budget, so a token never holds a claim past the lease check (`runtime.check_lease`). See
+docs/services.md, "Managed identity endpoint".
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from .config import Trigger
-from .firing import Firing
+from .content_versions import content_version
+from .firing import BlobVersion, Firing
 from .ledger import (
     CLAIMED,
     FAILED,
@@ -97,6 +98,9 @@ def fire(trigger: Trigger, firing: Firing, *, ledger: Ledger, submitter: Request
          deadline: float | None = None) -> FiringResult:
     """`deadline` (monotonic): the caller must answer by then (the event path), so the submission is bounded by
     it, and a claim held elsewhere is waited for until then rather than failing this delivery at once."""
+    if isinstance(firing, BlobVersion):  # a metadata-only change is the version whose bytes it kept
+        ledger.ensure_container()
+        firing = content_version(ledger.container, firing)
     request = build_request(trigger, firing)
     delay = 0.0 if request.idempotent else lookup_delay()
     claim = ledger.claim(trigger.name, firing, request.to_json(), lookup_delay=delay)

@@ -6,6 +6,7 @@ one blob version is identical whichever path sees it first.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +20,11 @@ def normalise_etag(raw: str) -> str:
     return value.strip('"').strip()
 
 
+def md5_text(raw: bytes | bytearray | None) -> str | None:
+    """`Content-MD5` as the service spells it (base64), from the SDK's bytes; None when the blob has none."""
+    return base64.b64encode(bytes(raw)).decode("ascii") if raw else None
+
+
 @dataclass(frozen=True)
 class BlobVersion:
     """One version of one blob, as seen by an event or a listing.
@@ -26,6 +32,10 @@ class BlobVersion:
     `account` is the storage account's name (lower case): two accounts may both have a container `uploads`,
     so it is part of the ledger key. `copy_status` is the blob's `x-ms-copy-status` when it is (or was) the
     destination of a copy; a pending or failed copy is not content to run on.
+    `content_md5` is the blob's `Content-MD5` (base64) where the service keeps one: with the size, it tells a
+    metadata or property change (new ETag, same bytes) from new content. `content_version` is the ETag whose
+    ledger entry stands for these bytes (`content_versions` decides it); None until decided, then the ETag
+    itself for new content.
     """
 
     container: str
@@ -37,6 +47,8 @@ class BlobVersion:
     api: str | None = None
     account: str | None = None
     copy_status: str | None = None
+    content_md5: str | None = None
+    content_version: str | None = None
 
     @property
     def folder(self) -> str:
@@ -55,7 +67,9 @@ class BlobVersion:
 
     def describe(self) -> dict[str, object]:
         described: dict[str, object] = {"account": self.account} if self.account else {}
-        return {**described, "container": self.container, "blob": self.name, "etag": self.etag}
+        same = self.content_version if self.content_version not in (None, self.etag) else None
+        return {**described, "container": self.container, "blob": self.name, "etag": self.etag,
+                **({"same_content_as": same} if same else {})}
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,10 @@ def entry_key(trigger: str, firing: Firing) -> str:
     """A fixed-length key, so any legal blob name (1,024 chars, unicode, `%`, `#`, `?`) is safe in it.
 
     The ETag is normalised here too, so a caller that passes the SDK's quoted spelling (`"0x8D.."`) and one
-    that passes Event Grid's (`0x8D..`) find the same record.
+    that passes Event Grid's (`0x8D..`) find the same record. A blob version is keyed by its content version
+    (`content_versions`): a metadata-only change finds the record of the bytes it did not change.
     """
-    etag = normalise_etag(firing.etag) if isinstance(firing, BlobVersion) else firing.etag
+    etag = normalise_etag(firing.content_version or firing.etag) if isinstance(firing, BlobVersion) else firing.etag
     text = f"{trigger}\n{firing.ledger_subject}\n{etag}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

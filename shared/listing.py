@@ -17,7 +17,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobPrefix, BlobProperties, ContainerClient
 
 from .config import Trigger, WatchSpec
-from .firing import BlobVersion, normalise_etag
+from .firing import BlobVersion, md5_text, normalise_etag
 from .settings import float_setting
 from .storage import blob_service
 
@@ -71,6 +71,7 @@ def blob_version(container: ContainerClient, item: BlobProperties, account: str 
         last_modified=item.last_modified,
         account=account,
         copy_status=item.copy.status if item.copy else None,
+        content_md5=md5_text(item.content_settings.content_md5),
     )
 
 

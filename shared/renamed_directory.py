@@ -13,10 +13,13 @@ from __future__ import annotations
 from .accounts import connection_account
 from .config import Trigger
 from .events import RENAME_DIRECTORY, DirectoryRename
+from .firing_pool import UNSETTLED
+from .listing import naming_a_missing_container, watched_container
 from .logs import log_decision
 from .matching import placement
 from .runtime import Runtime
-from .sweep import UNSETTLED, SweepReport, naming_a_missing_container, submit_listed, watched_container
+from .sweep import submit_listed
+from .sweep_report import SweepReport
 
 SOURCE = "directory_rename"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections import Counter
@@ -9,10 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from azure.storage.blob import ContainerClient
+from azure.storage.blob import BlobBlock, BlobClient, ContainerClient, ContentSettings
 
 from shared.backfill import backfill, count_backfill
 from shared.clock import parse_iso, utc_now
+from shared.event_path import RetryLaterError
 from shared.ledger import FAILED, SUBMITTED, Ledger
 from shared.listing import Listing, WatchedContainerMissingError
 from shared.runtime import current_runtime
@@ -274,3 +276,144 @@ def test_a_claim_is_taken_only_when_a_request_slot_is_free(
 
     assert report.outcomes["submitted"] == 2 and submitted_names(standin) == ["incoming/a.csv", "incoming/b.csv"]
     assert min(lease_left.values()) >= longest, lease_left
+
+
+# -- content versions (#12.1): only a content change is a new version -----------------------------------------
+
+
+def keep_md5(blob: BlobClient, **changes: str) -> None:
+    """Set Blob Properties the way Storage Explorer and the portal do: the current headers, with changes."""
+    settings = blob.get_blob_properties().content_settings
+    for name, value in changes.items():
+        setattr(settings, name, value)
+    blob.set_http_headers(settings)
+
+
+def swept_once(watched: ContainerClient) -> BlobClient:
+    """An armed sweep, then a blob uploaded in one request (so the service keeps its Content-MD5) and swept."""
+    run_sweep()
+    blob = watched.get_blob_client("incoming/a.csv")
+    blob.upload_blob(b"a,b\n1,2\n")
+    run_sweep()
+    return blob
+
+
+def test_metadata_properties_tags_and_tier_changes_between_sweeps_start_no_run(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    blob = swept_once(watched)
+    mutations: list[Callable[[], object]] = [
+        lambda: blob.set_blob_metadata({"processed": "true"}),
+        lambda: keep_md5(blob, content_type="text/csv"),
+        lambda: blob.set_blob_tags({"stage": "done"}),
+        lambda: blob.set_standard_blob_tier("Cool"),
+    ]
+    for mutate in mutations:
+        mutate()
+        report = run_sweep()
+        assert report.outcomes["submitted"] == 0, report.summary()
+    assert submitted_names(standin) == ["incoming/a.csv"]
+
+    blob.upload_blob(b"a,b\n3,4\n", overwrite=True)  # new content of the same size: a new version
+    run_sweep()
+    run_sweep()
+    assert submitted_names(standin) == ["incoming/a.csv"] * 2
+
+
+def test_content_changed_back_is_a_new_version_and_the_same_bytes_again_are_not(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    run_sweep()
+    for data in (b"first", b"other", b"first"):  # A, B, A again: three content changes
+        upload(watched, "incoming/a.csv", data)
+        run_sweep()
+    assert len(standin.runs) == 3
+    upload(watched, "incoming/a.csv", b"first")  # the same bytes uploaded again: not a content change
+    report = run_sweep()
+    assert len(standin.runs) == 3 and report.outcomes["duplicate"] == 1
+
+
+def test_without_a_content_md5_a_metadata_change_counts_as_a_new_version(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    """The documented limit: with no Content-MD5 (a blob committed from blocks without one), equal sizes cannot
+    tell a metadata change from new content, so the sweep runs it again rather than risk losing a change."""
+    run_sweep()
+    blob = watched.get_blob_client("incoming/blocks.csv")
+    blob.stage_block("b1", b"a,b\n1,2\n")
+    blob.commit_block_list([BlobBlock("b1")])
+    assert blob.get_blob_properties().content_settings.content_md5 is None
+    run_sweep()
+    blob.set_blob_metadata({"processed": "true"})
+    run_sweep()
+    assert len(standin.runs) == 2
+
+
+def test_a_properties_change_that_drops_the_content_md5_runs_once_more(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    blob = swept_once(watched)
+    blob.set_http_headers(ContentSettings(content_type="text/csv"))  # headers not sent again are cleared
+    run_sweep()
+    assert blob.get_blob_properties().content_settings.content_md5 is None and len(standin.runs) == 2
+
+
+def test_an_event_and_a_sweep_seeing_one_content_version_make_one_run(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    """Whichever path sees a content version first, later metadata changes and the other path add no run."""
+    event_function = load_function("blob_trigger")
+    run_sweep()
+    first = watched.get_blob_client("incoming/event-first.csv")
+    first.upload_blob(b"1")
+    event_function.invoke(blob_created_event(first))
+    swept_first = watched.get_blob_client("incoming/sweep-first.csv")
+    swept_first.upload_blob(b"2")
+    late_event = blob_created_event(swept_first)
+    run_sweep()
+    for blob in (first, swept_first):
+        blob.set_blob_metadata({"processed": "true"})
+    run_sweep()
+    event_function.invoke(late_event)
+    assert submitted_names(standin) == ["incoming/event-first.csv", "incoming/sweep-first.csv"]
+
+
+def test_metadata_property_tag_and_tier_changes_mixed_into_many_blobs_add_no_run(
+    watched: ContainerClient, standin: PipelineStandIn
+) -> None:
+    """Seeded mix over 40 blobs: uploads, same-size overwrites, each kind of metadata-only change, events on
+    time, late or never, sweeps in between. Every content version runs exactly once (#12.1, chaos part)."""
+    rng = random.Random(20261201)
+    event_function = load_function("blob_trigger")
+    mutations: list[Callable[[BlobClient], object]] = [
+        lambda blob: blob.set_blob_metadata({"processed": str(rng.random())}),
+        lambda blob: keep_md5(blob, content_type=rng.choice(["text/csv", "text/plain"])),
+        lambda blob: blob.set_blob_tags({"stage": str(rng.randrange(9))}),
+        lambda blob: blob.set_standard_blob_tier(rng.choice(["Hot", "Cool"])),
+    ]
+    run_sweep()
+    blobs = [watched.get_blob_client(f"incoming/m-{i:02d}.csv") for i in range(40)]
+    expected: Counter[str] = Counter()
+    late: list[dict[str, Any]] = []
+    for round_number in range(3):
+        for blob in blobs:
+            if round_number == 0 or rng.random() < 0.3:  # new bytes, same size: a new content version
+                blob.upload_blob(f"{blob.blob_name}:{round_number}".encode(), overwrite=True)
+                expected[blob.blob_name] += 1
+                event = blob_created_event(blob)
+                fate = rng.random()
+                if fate < 0.4:
+                    event_function.invoke(event)
+                elif fate < 0.7:
+                    late.append(event)
+            for mutate in rng.sample(mutations, rng.randrange(len(mutations) + 1)):
+                mutate(blob)
+        run_sweep()
+        for event in late:  # delivered after the metadata changes and the sweep; the blob may be newer already
+            with contextlib.suppress(RetryLaterError):
+                event_function.invoke(event)
+        late.clear()
+    run_sweep()
+
+    runs = Counter(r.body["DataPathAssignments"]["input_datapath"]["RelativePath"] for r in standin.runs)
+    assert runs == expected

@@ -1,0 +1,111 @@
+"""Which content version a blob's ETag belongs to: only a content change is a new version.
+
+Set Blob Metadata and Set Blob Properties give a blob a new ETag and Last-Modified but keep its bytes; Set
+Blob Tags and Set Blob Tier change neither. Neither a listing nor an event says which kind of write made an
+ETag, so per blob the ledger keeps a short history of the ETags seen, each with the fingerprint a
+properties-only listing gives (`Content-MD5`, size) and the content version (an ETag) it belongs to; see
+docs/services.md, "Azure Blob Storage". A new ETag whose fingerprint equals that of the ETag before it in
+time is the same content version, recorded under that version's ledger entry; anything else is a new one.
+
+Without a `Content-MD5` on both sides (blobs written in blocks without one, ADLS Gen2 writes, a Set Blob
+Properties that cleared it) equal sizes cannot tell the two apart, and the ETag counts as a new version:
+a run too many rather than a content change lost. Same bytes uploaded again are the same version.
+
+Every change to a history is a conditional write (`If-None-Match: *` / `If-Match`), so an event and the
+sweep, or two hosts, deciding about one blob at once are serialised: the loser reads again and decides again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import BlobClient, ContainerClient
+
+from .clock import iso, parse_iso
+from .firing import BlobVersion
+
+VERSIONS_PREFIX = "versions/"
+HISTORY = 16  # ETags kept per blob: enough for late events and listings racing a few quick changes
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One ETag of a blob, its fingerprint, and the content version (the first ETag of those bytes) it is."""
+
+    etag: str
+    version: str
+    content_md5: str | None
+    size: int | None
+    last_modified: str | None
+
+    def same_content(self, blob: BlobVersion) -> bool:
+        return (self.content_md5 is not None and self.content_md5 == blob.content_md5
+                and self.size == blob.size)
+
+    @property
+    def moment(self) -> datetime | None:
+        return parse_iso(self.last_modified) if self.last_modified else None
+
+
+def content_version(container: ContainerClient, blob: BlobVersion) -> BlobVersion:
+    """`blob` with `content_version` set: the ETag whose ledger entry stands for its bytes."""
+    client = history_blob(container, blob)
+    while True:
+        history, etag = _read(client)
+        version, changed = decide(history, blob)
+        if changed is None:
+            return dataclasses.replace(blob, content_version=version)
+        try:
+            _write(client, changed, etag)
+        except (ResourceExistsError, ResourceModifiedError):
+            continue  # someone decided about this blob meanwhile: decide again on what they wrote
+        return dataclasses.replace(blob, content_version=version)
+
+
+def decide(history: list[Seen], blob: BlobVersion) -> tuple[str, list[Seen] | None]:
+    """The content version of `blob`, and the history to write (None: nothing new was learned)."""
+    known = next((seen for seen in history if seen.etag == blob.etag), None)
+    if known is not None:
+        if known.content_md5 is None and blob.content_md5 is not None:  # one ETag is one content: learn its MD5
+            learned = dataclasses.replace(known, content_md5=blob.content_md5, size=blob.size)
+            return known.version, [learned if seen is known else seen for seen in history]
+        return known.version, None
+    before = predecessor(history, blob.last_modified)
+    version = before.version if before is not None and before.same_content(blob) else blob.etag
+    seen = Seen(blob.etag, version, blob.content_md5, blob.size,
+                iso(blob.last_modified) if blob.last_modified else None)
+    return version, [*history, seen][-HISTORY:]
+
+
+def predecessor(history: list[Seen], moment: datetime | None) -> Seen | None:
+    """The ETag decided last among those not newer than `moment` (the last one when `moment` is unknown);
+    the history is in the order decisions were made, which is the blob's own order but for late arrivals."""
+    earlier = [seen for seen in history if moment is None or seen.moment is None or seen.moment <= moment]
+    return earlier[-1] if earlier else None
+
+
+def history_blob(container: ContainerClient, blob: BlobVersion) -> BlobClient:
+    key = hashlib.sha256(blob.ledger_subject.encode("utf-8")).hexdigest()
+    return container.get_blob_client(f"{VERSIONS_PREFIX}{key}.json")
+
+
+def _read(client: BlobClient) -> tuple[list[Seen], str | None]:
+    try:
+        download = client.download_blob()
+    except ResourceNotFoundError:
+        return [], None
+    return [Seen(**item) for item in json.loads(download.readall())], str(download.properties.etag)
+
+
+def _write(client: BlobClient, history: list[Seen], etag: str | None) -> None:
+    data = json.dumps([dataclasses.asdict(seen) for seen in history]).encode("utf-8")
+    if etag is None:
+        client.upload_blob(data, overwrite=False)
+    else:
+        client.upload_blob(data, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified)
