@@ -94,13 +94,18 @@ def build_request(trigger: Trigger, firing: Firing) -> PipelineRequest:
     return dataclasses.replace(kind.build(trigger.pipeline, firing, key), idempotent=kind.idempotent)
 
 
+def resolve_content_version(ledger: Ledger, blob: BlobVersion) -> BlobVersion:
+    """A metadata-only change is the version whose bytes it kept (`content_versions`)."""
+    ledger.ensure_container()
+    return content_version(ledger.container, blob)
+
+
 def fire(trigger: Trigger, firing: Firing, *, ledger: Ledger, submitter: RequestSender, source: str,
          deadline: float | None = None) -> FiringResult:
     """`deadline` (monotonic): the caller must answer by then (the event path), so the submission is bounded by
     it, and a claim held elsewhere is waited for until then rather than failing this delivery at once."""
-    if isinstance(firing, BlobVersion):  # a metadata-only change is the version whose bytes it kept
-        ledger.ensure_container()
-        firing = content_version(ledger.container, firing)
+    if isinstance(firing, BlobVersion) and firing.content_version is None:
+        firing = resolve_content_version(ledger, firing)
     request = build_request(trigger, firing)
     delay = 0.0 if request.idempotent else lookup_delay()
     claim = ledger.claim(trigger.name, firing, request.to_json(), lookup_delay=delay)

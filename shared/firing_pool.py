@@ -12,7 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 from .config import Trigger
-from .dispatch import FiringResult, Outcome, fire
+from .dispatch import FiringResult, Outcome, fire, resolve_content_version
 from .firing import BlobVersion
 from .invocation import thread_initializer
 from .logs import log_decision
@@ -31,8 +31,9 @@ class RequestSlot:
 
     A firing takes its slot before it claims, not only around the POST: a blob that claimed first and then
     waited for a slot behind slow requests could see its lease run out before it even sent, and be taken
-    over and sent twice (#12.3). The slot is given back as soon as the answer is in, so the ledger write that
-    records it overlaps other blobs' requests: with 1,000 blobs and a service answering in 50 ms, 8 threads
+    over and sent twice (#12.3). The content-version lookup comes before the slot and the slot is given back as
+    soon as the answer is in, so those ledger round trips and the write that records the answer overlap other
+    blobs' requests: with 1,000 blobs and a service answering in 50 ms, 8 threads
     that each held a slot for their whole firing kept only ~4.5 requests in flight (12.6 s); 16 threads
     limited to 8 requests took 9.2 s.
     """
@@ -94,6 +95,7 @@ class FiringPool:
         future.add_done_callback(lambda f: self._settle(blob, f))
 
     def _fire(self, blob: BlobVersion) -> FiringResult:
+        blob = resolve_content_version(self.runtime.ledger, blob)  # a ledger round trip: outside the slot
         with RequestSlot(self.runtime.submitter, self.in_flight) as slot:
             return fire(self.trigger, blob, ledger=self.runtime.ledger, submitter=slot, source=self.source)
 
