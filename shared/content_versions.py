@@ -4,8 +4,9 @@ Set Blob Metadata and Set Blob Properties give a blob a new ETag and Last-Modifi
 Blob Tags and Set Blob Tier change neither. Neither a listing nor an event says which kind of write made an
 ETag, so per blob the ledger keeps a short history of the ETags seen, each with the fingerprint a
 properties-only listing gives (`Content-MD5`, size) and the content version (an ETag) it belongs to; see
-docs/services.md, "Azure Blob Storage". A new ETag whose fingerprint equals that of the ETag before it in
-time is the same content version, recorded under that version's ledger entry; anything else is a new one.
+docs/services.md, "Azure Blob Storage". A new ETag whose fingerprint equals that of its neighbour in time
+(the ETag before it, or the one after it when it is decided late) is the same content version, recorded under
+that version's ledger entry; anything else is a new one.
 
 Without a `Content-MD5` on both sides (blobs written in blocks without one, ADLS Gen2 writes, a Set Blob
 Properties that cleared it) equal sizes cannot tell the two apart, and the ETag counts as a new version:
@@ -56,15 +57,16 @@ class Seen:
 def content_version(container: ContainerClient, blob: BlobVersion) -> BlobVersion:
     """`blob` with `content_version` set: the ETag whose ledger entry stands for its bytes."""
     client = history_blob(container, blob)
+    history, etag = [], None  # most blobs are new: create their history first, read one only if it exists
     while True:
-        history, etag = _read(client)
         version, changed = decide(history, blob)
         if changed is None:
             return dataclasses.replace(blob, content_version=version)
         try:
             _write(client, changed, etag)
-        except (ResourceExistsError, ResourceModifiedError):
-            continue  # someone decided about this blob meanwhile: decide again on what they wrote
+        except (ResourceExistsError, ResourceModifiedError):  # a history exists, or changed since it was read
+            history, etag = _read(client)
+            continue
         return dataclasses.replace(blob, content_version=version)
 
 
@@ -76,18 +78,20 @@ def decide(history: list[Seen], blob: BlobVersion) -> tuple[str, list[Seen] | No
             learned = dataclasses.replace(known, content_md5=blob.content_md5, size=blob.size)
             return known.version, [learned if seen is known else seen for seen in history]
         return known.version, None
-    before = predecessor(history, blob.last_modified)
-    version = before.version if before is not None and before.same_content(blob) else blob.etag
+    same = [seen for seen in neighbours(history, blob.last_modified) if seen.same_content(blob)]
+    version = same[0].version if same else blob.etag
     seen = Seen(blob.etag, version, blob.content_md5, blob.size,
                 iso(blob.last_modified) if blob.last_modified else None)
     return version, [*history, seen][-HISTORY:]
 
 
-def predecessor(history: list[Seen], moment: datetime | None) -> Seen | None:
-    """The ETag decided last among those not newer than `moment` (the last one when `moment` is unknown);
-    the history is in the order decisions were made, which is the blob's own order but for late arrivals."""
+def neighbours(history: list[Seen], moment: datetime | None) -> list[Seen]:
+    """The ETags next to `moment` in time: the one decided last among those not newer (the last one when
+    `moment` is unknown), then the oldest newer one (an earlier ETag decided late, after its successor).
+    The history is in the order decisions were made: the blob's own order, but for late arrivals."""
     earlier = [seen for seen in history if moment is None or seen.moment is None or seen.moment <= moment]
-    return earlier[-1] if earlier else None
+    later = [seen for seen in history if moment is not None and seen.moment is not None and seen.moment > moment]
+    return [*earlier[-1:], *sorted(later, key=lambda seen: seen.moment or moment)[:1]]
 
 
 def history_blob(container: ContainerClient, blob: BlobVersion) -> BlobClient:
