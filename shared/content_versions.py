@@ -37,7 +37,8 @@ HISTORY = 16  # ETags kept per blob: enough for late events and listings racing 
 
 @dataclass(frozen=True)
 class Seen:
-    """One ETag of a blob, its fingerprint, and the content version (the first ETag of those bytes) it is."""
+    """One ETag of a blob, its fingerprint, and its content version: the ETag whose ledger entry stands for
+    those bytes."""
 
     etag: str
     version: str
