@@ -25,7 +25,7 @@ from shared.config import parse_config
 from shared.credentials import TokenProvider
 from shared.dispatch import Outcome, build_request, fire, submit_claimed
 from shared.firing import BlobVersion
-from shared.ledger import UNCERTAIN, Claim, Ledger
+from shared.ledger import RUNS_PREFIX, UNCERTAIN, Claim, Ledger
 from shared.submitter import (
     RetryPolicy,
     SubmitError,
@@ -616,7 +616,7 @@ def test_token_never_appears_in_logs_errors_or_the_ledger(
     assert len(tokens) >= 3
     assert "[redacted]" in errors[0].message  # the echoed header was found and removed
     ledger_bytes = [container.download_blob(b.name).readall().decode("utf-8") for b in container.list_blobs()]
-    assert len(ledger_bytes) == 7
+    assert len(list(container.list_blobs(name_starts_with=RUNS_PREFIX))) == 7  # beside them: content versions
     texts = [r.getMessage() for r in caplog.records] + [r.exc_text or "" for r in caplog.records]
     texts += [str(e) for e in errors] + [json.dumps(e.to_json()) for e in errors] + ledger_bytes
     assert any("event=failed" in t for t in texts)  # the decision logs were captured
