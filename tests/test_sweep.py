@@ -269,7 +269,7 @@ def test_a_claim_is_taken_only_when_a_request_slot_is_free(
         blob = request.json()["DataPathAssignments"]["input_datapath"]["RelativePath"]
         [entry] = [e for e in ledger.entries() if e.firing["blob"] == blob]
         lease_left[blob] = (parse_iso(entry.lease_until or "") - utc_now()).total_seconds()
-        return Fault(stall=3.0, accept_before_stall=True) if len(lease_left) == 1 else None
+        return Fault(stall=3.0, create_run=True) if len(lease_left) == 1 else None
 
     standin.fault_hook = first_one_slow
     report = run_sweep()
