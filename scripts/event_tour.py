@@ -52,7 +52,7 @@ def steps(landing: ContainerClient, twin: ContainerClient) -> list[tuple[str, Ca
     def superseded() -> dict[str, Any]:
         blob = put(landing, f"{folder}/daily.csv", b"v1")
         late = blob_created_event(blob)
-        put(landing, f"{folder}/daily.csv", b"v2")
+        put(landing, f"{folder}/daily.csv", b"version 2")
         return late
 
     def deleted() -> dict[str, Any]:

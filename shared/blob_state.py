@@ -22,7 +22,7 @@ COPY_BLOB = "CopyBlob"
 
 @dataclass(frozen=True)
 class Gone:
-    """The event's version is not the blob's any more: `superseded` (overwritten since) or `deleted`."""
+    """The event's version is not the blob's any more: `superseded` (new content since) or `deleted`."""
 
     reason: str
     fields: dict[str, object]
@@ -34,6 +34,10 @@ def current_version(blob: BlobVersion, connection: str) -> BlobVersion | Gone:
     A copy's ETag is the one it had when the copy started; on accounts with a hierarchical namespace the
     event comes at that moment, so a `CopyBlob` event whose copy has since succeeded fires the blob as it is
     now (the copy's properties stay on the blob until another write replaces them).
+
+    A new ETag of the same size may be no new content at all: Set Blob Metadata / Properties / Tags give a new
+    ETag and raise no event, so skipping would lose the run when events are all there is. The blob as it is
+    now fires then; if it was new content after all, its own event finds it submitted (one key).
     """
     client = blob_service(connection).get_blob_client(blob.container, blob.name)
     try:
@@ -43,8 +47,8 @@ def current_version(blob: BlobVersion, connection: str) -> BlobVersion | Gone:
     etag = normalise_etag(str(properties.etag))
     copy_status = properties.copy.status if properties.copy else None
     copy_completed = blob.api == COPY_BLOB and copy_status == "success"
-    if blob.etag not in (UNKNOWN_ETAG, etag) and not copy_completed:
-        return Gone("superseded", {"current_etag": etag})
+    if blob.etag not in (UNKNOWN_ETAG, etag) and not copy_completed and properties.size != blob.size:
+        return Gone("superseded", {"current_etag": etag, "current_size": properties.size})
     return dataclasses.replace(blob, etag=etag, size=properties.size, url=blob.url or client.url,
                                last_modified=properties.last_modified, copy_status=copy_status,
                                content_md5=md5_text(properties.content_settings.content_md5))

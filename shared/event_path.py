@@ -18,7 +18,7 @@ from typing import Any
 from .blob_state import Gone, current_version
 from .config import Trigger
 from .dispatch import FiringResult, Outcome, fire
-from .events import DirectoryRename, Unusable, read_event
+from .events import UNKNOWN_ETAG, DirectoryRename, Unusable, read_event
 from .firing import BlobVersion
 from .logs import log_decision
 from .matching import COPY_PENDING, decide, decisions_for
@@ -89,7 +89,8 @@ def fire_current(event_id: str, blob: BlobVersion, triggers: list[Trigger], runt
             log_decision("skipped", event_id=event_id, trigger=trigger.name, **current.describe(),
                          reason=decision.reason)
         else:
-            log_decision("matched", event_id=event_id, trigger=trigger.name, **current.describe())
+            log_decision("matched", event_id=event_id, trigger=trigger.name, **current.describe(),
+                         event_etag=blob.etag if blob.etag not in (UNKNOWN_ETAG, current.etag) else None)
             results.append(fire(trigger, current, ledger=runtime.ledger, submitter=runtime.submitter,
                                 source="event", deadline=deadline))
     return results, deferred

@@ -506,7 +506,7 @@ def test_a_late_event_for_an_overwritten_blob_is_superseded_and_logs_both_etags(
     set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
     blob = upload(container, "daily.csv", b"v1")
     old = blob_created_event(blob)
-    upload(container, "daily.csv", b"v2")
+    upload(container, "daily.csv", b"version 2")
     new = blob_created_event(blob)
     with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
         blob_function.invoke(old)  # arrives late, after the overwrite
@@ -517,6 +517,28 @@ def test_a_late_event_for_an_overwritten_blob_is_superseded_and_logs_both_etags(
     assert entry.firing["etag"] == new["data"]["eTag"]
     [line] = [r.message for r in caplog.records if "reason=superseded" in r.message]
     assert f"etag={old['data']['eTag']}" in line and f"current_etag={new['data']['eTag']}" in line
+
+
+def test_an_event_whose_blob_only_had_its_metadata_set_since_runs_once_as_it_is_now(
+    blob_function, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Set Blob Metadata gives a new ETag and raises no event: skipping the upload's event would lose it."""
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    blob = upload(container, "tagged.csv")
+    event = blob_created_event(blob)
+    blob.set_blob_metadata({"scanned": "true"})
+    current = str(blob.get_blob_properties().etag).strip('"')
+    assert current != event["data"]["eTag"]
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(event)
+        blob_function.invoke(event)
+
+    assert relative_paths(standin) == ["tagged.csv"]
+    [entry] = list(Ledger.from_settings().entries())
+    assert entry.firing["etag"] == current
+    assert any(r.message.startswith("event=matched") and f"event_etag={event['data']['eTag']}" in r.message
+               for r in caplog.records)
 
 
 def test_an_event_for_a_deleted_blob_is_acknowledged_as_deleted(
