@@ -7,14 +7,18 @@ shared backfill`), through the same filters and ledger, so anything already subm
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
-from azure.storage.blob import ContainerClient
+from azure.storage.blob import BlobProperties, ContainerClient
 
 from .accounts import connection_account
 from .checkpoints import StateStore
 from .config import Trigger
+from .dispatch import REFUSAL_REASONS
 from .firing_pool import Progress
+from .ledger import FAILED, SUBMITTED, Ledger, entry_key
+from .ledger_listing import LedgerListing
 from .listing import Listing, blob_version, watched_container
 from .logs import log_decision
 from .matching import decide
@@ -30,22 +34,53 @@ def backfill_candidates(trigger: Trigger, store: StateStore) -> tuple[ContainerC
     return watched_container(watch), SweepState.read(store, trigger.name).watermark
 
 
-def count_backfill(trigger: Trigger, store: StateStore) -> int:
-    """How many top-level blobs predate the watermark and pass the trigger's filters."""
+@dataclass(frozen=True)
+class BackfillCount:
+    """What a backfill would do: `blobs` predate the watermark and pass the filters; `recorded` of them already
+    have a final ledger record (submitted or failed) and are skipped without a claim."""
+
+    blobs: int
+    recorded: int
+
+
+def recorded_states(ledger: Ledger, trigger: str) -> dict[str, str]:
+    """The final records of one trigger, by key, from one listing: nothing downloaded (`shared/ledger_index.py`)."""
+    return {row.key: row.state for row in LedgerListing(ledger).rows(trigger, {SUBMITTED, FAILED})}
+
+
+def count_backfill(trigger: Trigger, store: StateStore, ledger: Ledger) -> BackfillCount:
     container, watermark = backfill_candidates(trigger, store)
     account = connection_account(trigger.watch.connection)  # type: ignore[union-attr]
-    return sum(
-        1 for item in Listing(container, trigger.watch)  # type: ignore[arg-type]
-        if (watermark is None or item.last_modified < watermark)
-        and decide(trigger, blob_version(container, item, account)).matched
-    )
+    recorded = recorded_states(ledger, trigger.name)
+    blobs = known = 0
+    for item in Listing(container, trigger.watch):  # type: ignore[arg-type]
+        blob = blob_version(container, item, account)
+        if (watermark is None or item.last_modified < watermark) and decide(trigger, blob).matched:
+            blobs += 1
+            known += entry_key(trigger.name, blob) in recorded
+    return BackfillCount(blobs, known)
 
 
 def backfill(trigger: Trigger, runtime: Runtime, store: StateStore, progress: Progress | None = None) -> SweepReport:
-    """Submit the blobs that predate the watermark (the ledger still drops any already submitted)."""
+    """Submit the blobs that predate the watermark. Those with a final record in the ledger's listing are skipped
+    (and logged) without a claim; the ledger still drops any submitted since."""
     container, watermark = backfill_candidates(trigger, store)
+    account = connection_account(trigger.watch.connection)  # type: ignore[union-attr]
+    recorded = recorded_states(runtime.ledger, trigger.name)
     report = SweepReport(trigger.name, state="backfilled")
-    submit_listed(trigger, runtime, report, container,
-                  lambda item: watermark is None or item.last_modified < watermark, "backfill", progress)
+
+    def wanted(item: BlobProperties) -> bool:
+        if watermark is not None and item.last_modified >= watermark:
+            return False
+        blob = blob_version(container, item, account)
+        state = recorded.get(entry_key(trigger.name, blob))
+        if state is None:
+            return True
+        report.skipped[REFUSAL_REASONS[state]] += 1
+        log_decision("skipped", trigger=trigger.name, **blob.describe(), reason=REFUSAL_REASONS[state],
+                     source="backfill")
+        return False
+
+    submit_listed(trigger, runtime, report, container, wanted, "backfill", progress)
     log_decision("backfilled", logging.ERROR if report.errors else logging.INFO, **report.summary())
     return report

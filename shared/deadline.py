@@ -1,9 +1,10 @@
-"""How long one timer tick may keep starting sweeps, so a tick stays well inside `functionTimeout`.
+"""How long one timer tick may keep starting sweep work, so a tick stays well inside `functionTimeout`.
 
 The timer does not overlap its own invocations: while a tick runs, the next minute's schedules wait. So
-a tick fires its schedules first, then starts sweeps until the deadline; the sweeps not started by then
-wait for the next tick. A sweep that has started runs to its end (its blobs in flight finish, each at
-most the longest submission), so no claim is left for a timeout kill to strand.
+a tick fires its schedules first, then sweeps until the deadline, and a sweep that is not finished by
+then stops starting new blobs, lets the ones in flight finish (each at most the longest submission),
+saves where its listing got to and continues on the next tick. A timeout kill would instead leave its
+claims to expire and its progress unsaved.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -37,13 +38,26 @@ def server_time(container: ContainerClient) -> datetime:
     return parsedate_to_datetime(dates[0])
 
 
-class Listing:
-    """The top-level blobs of the watched folder, page by page, remembering when the listing started."""
+@dataclass(frozen=True)
+class Position:
+    """Where a listing got to: the marker of the page it was reading, and the last name it handed out there.
 
-    def __init__(self, container: ContainerClient, watch: WatchSpec) -> None:
+    Listing order is by name, so a listing resumed here re-reads that page and skips up to `after`.
+    """
+
+    marker: str | None
+    after: str | None
+
+
+class Listing:
+    """The top-level blobs of the watched folder, page by page, remembering when the listing started and
+    (`position`) how far it got, so a sweep stopped at a tick's deadline continues from there."""
+
+    def __init__(self, container: ContainerClient, watch: WatchSpec, resume: Position | None = None) -> None:
         self.container = container
         self.watch = watch
         self.started_at: datetime | None = None
+        self.position = resume or Position(None, None)
 
     def _hook(self, response: Any) -> None:
         if self.started_at is None and "Date" in response.http_response.headers:
@@ -54,10 +68,15 @@ class Listing:
         items = self.container.walk_blobs(name_starts_with=folder_prefix(self.watch), delimiter="/", include=["copy"],
                                           results_per_page=int(float_setting("PIPELINE_SWEEP_PAGE_SIZE", 5000)),
                                           raw_response_hook=self._hook)
-        for page in items.by_page():
+        pages = items.by_page(continuation_token=self.position.marker)
+        for page in pages:
+            after = self.position.after
             for item in page:
-                if not isinstance(item, BlobPrefix):
-                    yield item
+                if isinstance(item, BlobPrefix) or (after is not None and item.name <= after):
+                    continue
+                self.position = Position(self.position.marker, item.name)
+                yield item
+            self.position = Position(pages.continuation_token, None)  # type: ignore[attr-defined]
 
 
 def blob_version(container: ContainerClient, item: BlobProperties, account: str | None) -> BlobVersion:

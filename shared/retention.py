@@ -24,8 +24,8 @@ from .clock import parse_iso
 from .config import Trigger
 from .ledger import FAILED, SUBMITTED, entry_key
 from .ledger_index import IndexRow, is_uncertain_error
+from .listing import Listing, blob_version, watched_container
 from .matching import decide
-from .sweep import Listing, blob_version, watched_container
 
 EVENT_GRID_RETRY_WINDOW = timedelta(hours=24)
 MIN_RETENTION = EVENT_GRID_RETRY_WINDOW + timedelta(hours=24)  # the margin covers clock skew and slow retries

@@ -2,10 +2,11 @@
 
 - Schedules first: a large sweep or backfill never delays a recurrence (whose missed slots would
   then be skipped).
-- Sweeps start only until the tick's deadline (`shared/deadline.py`); one not started by then is
-  deferred to the next tick (`event=sweep_deferred`), so the tick ends well inside `functionTimeout`.
-- The sweep that waited longest goes first, so a slow trigger never starves the others: the ones
-  deferred this tick go first on the next.
+- Sweeps run under the tick's deadline (`shared/deadline.py`): one that is not done stops starting
+  blobs, lets those in flight finish, saves its place and continues on the next tick, so a timeout
+  kill never strands claims.
+- The sweep that waited longest goes first, so one slow or huge trigger never starves the others: a
+  checkpointed one goes to the back of the queue.
 - Each trigger is handled on its own: one failing trigger does not stop the others, but the tick still
   fails loudly at the end (the host logs it as a failed invocation) naming what went wrong.
 """
@@ -27,6 +28,7 @@ from .logs import log_decision
 from .runtime import Runtime, current_runtime
 from .schedule_path import run_schedule
 from .sweep import sweep_trigger
+from .watermark import SweepState
 
 
 class TickFailedError(RuntimeError):
@@ -48,7 +50,7 @@ def handle_tick(past_due: bool = False, now: datetime | None = None, runtime: Ru
         if deadline.passed:
             log_decision("sweep_deferred", trigger=trigger.name, reason="tick_deadline")
             continue
-        guarded(trigger, problems, partial(sweep_problems, trigger, runtime, store, now, problems))
+        guarded(trigger, problems, partial(sweep_problems, trigger, runtime, store, now, deadline, problems))
     if problems:
         raise TickFailedError("timer tick failed for: " + "; ".join(problems))
 
@@ -67,13 +69,13 @@ def sweep_order(triggers: list[Trigger], store: StateStore) -> list[Trigger]:
 
     def turn(trigger: Trigger) -> str:
         try:
-            return str(store.read(f"sweep/{trigger.name}")[0].get("last_sweep_at") or "")
+            return SweepState.read(store, trigger.name).turn
         except AzureError:
             return ""  # first, then: its sweep reads the same document and reports the failure
     return sorted(triggers, key=turn)
 
 
-def sweep_problems(trigger: Trigger, runtime: Runtime, store: StateStore, now: datetime,
+def sweep_problems(trigger: Trigger, runtime: Runtime, store: StateStore, now: datetime, deadline: Deadline,
                    problems: list[str]) -> None:
-    report = sweep_trigger(trigger, runtime, store, now=now)
+    report = sweep_trigger(trigger, runtime, store, now=now, deadline=deadline)
     problems.extend(f"{trigger.name}: {error}" for error in report.errors[:5])

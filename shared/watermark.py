@@ -47,13 +47,28 @@ class SweepState:
         """A watermark to sweep from: not the first sweep, nor the first after a pause."""
         return self.watermark is not None and not self.paused
 
+    @property
+    def progress(self) -> dict[str, Any] | None:
+        """Where an unfinished sweep (stopped at a tick's deadline) continues: see `checkpoint`."""
+        return self.document.get("progress")
+
+    @property
+    def turn(self) -> str:
+        """When this trigger's sweep last ran, finished or not ("" if never): a tick serves the oldest first."""
+        return str((self.progress or {}).get("at") or self.document.get("last_sweep_at") or "")
+
     def due(self, now: datetime, interval: timedelta) -> bool:
+        """An unfinished sweep is always due: it continues where it stopped."""
         last = parse_iso(self.document["last_sweep_at"]) if self.document.get("last_sweep_at") else None
-        return last is None or self.paused or now >= last + interval - DUE_TOLERANCE
+        return last is None or self.paused or self.progress is not None or now >= last + interval - DUE_TOLERANCE
 
     def pause(self) -> None:
         if self.document and not self.paused:
             self.store.write(self.name, {**self.document, "paused": True}, self.etag)
+
+    def checkpoint(self, progress: dict[str, Any], now: datetime) -> None:
+        """Save an unfinished sweep's place; the watermark stays where it was until its listing is done."""
+        self.store.write(self.name, {**self.document, "progress": {**progress, "at": iso(now)}}, self.etag)
 
     def advance(self, started: datetime, oldest_unsettled: datetime | None, now: datetime) -> str:
         """Move the watermark to the listing's start, held back to the oldest blob not yet settled."""

@@ -370,7 +370,8 @@ def test_backfill_refuses_without_a_terminal_and_submits_with_yes(
     assert "2 submitted" in done.out
     assert run_names(standin) == ["incoming/old-1.csv", "incoming/old-2.csv"]
     again = cli("backfill", "landing", "--yes")
-    assert "2 duplicate" in again.out and len(standin.runs) == 2
+    assert "2 already have a final ledger record (submitted or failed) and are skipped, 0 would be submitted" in \
+        again.out and "nothing to backfill" in again.out and len(standin.runs) == 2
 
 
 @pytest.mark.parametrize(("answer", "code", "runs"), [("y\n", 0, 2), ("n\n", 1, 0)])

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from azure.storage.blob import ContainerClient
 
+from shared.checkpoints import StateStore
 from shared.clock import parse_iso
 from shared.firing import BlobVersion, ScheduledSlot
 from shared.ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry
@@ -215,3 +216,33 @@ def test_replay_refuses_a_key_that_is_not_hexadecimal(ledger: Ledger, key: str,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert cli("replay", key, "--yes").code == 2
     assert f"{key!r} is not a ledger key" in capsys.readouterr().err
+
+
+# -- backfill's counts ------------------------------------------------------------------------------
+
+
+def test_backfill_skips_recorded_blobs_from_the_listing_without_reading_or_claiming_them(
+    ledger: Ledger, proxy: FaultProxy, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    for index in range(5):
+        container.get_blob_client(f"old-{index}.csv").upload_blob(b"x")
+    ledger.ensure_container()
+    future = "2999-01-01T00:00:00.000Z"  # every blob predates this watermark
+    StateStore(ledger.container).write("sweep/alpha", {"watermark": future, "last_sweep_at": future}, None)
+    assert cli("backfill", "alpha", "--yes").code == 0 and len(standin.runs) == 5
+    proxy.seen.clear()
+
+    again = cli("backfill", "alpha", "--yes")
+
+    assert "5 already have a final ledger record (submitted or failed) and are skipped, 0 would be submitted" in \
+        again.out
+    assert downloads(proxy) == []
+    assert [path for method, path in proxy.seen if method == "PUT" and "/runs/" in path] == []  # no claims
+    assert len(standin.runs) == 5
+
+    container.get_blob_client("new.csv").upload_blob(b"x")
+    proxy.seen.clear()
+    mixed = cli("backfill", "alpha", "--yes")
+    assert "5 already have a final ledger record (submitted or failed) and are skipped, 1 would be submitted" in \
+        mixed.out and "5 duplicate" in mixed.out
+    assert downloads(proxy) == [] and len(standin.runs) == 6

@@ -16,8 +16,8 @@ from shared.clock import iso, utc_now
 from shared.firing import BlobVersion, firing_from_record
 from shared.ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry
 from shared.ledger_listing import LedgerListing
+from shared.listing import blob_version
 from shared.retention import Rule, delete
-from shared.sweep import blob_version
 from tests.support.cli import cli
 from tests.support.ledger_records import aged_record
 from tests.support.standin import PipelineStandIn

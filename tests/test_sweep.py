@@ -140,7 +140,7 @@ def test_explicit_backfill_submits_only_what_predates_the_watermark_once(
     run_sweep()
     runtime = current_runtime()
     trigger, store = runtime.config.trigger("landing"), runtime.state
-    assert count_backfill(trigger, store) == 1
+    assert count_backfill(trigger, store, runtime.ledger).blobs == 1
     backfill(trigger, runtime, store)
     backfill(trigger, runtime, store)
     assert submitted_names(standin) == ["incoming/old.csv"]

@@ -1,11 +1,11 @@
-"""A timer tick never starves the schedules: they fire first; sweeps start until a deadline, the
-longest-waiting first, and the rest follow next tick. The deadline's clock is the test's own (it passes after
-a given number of looks), so nothing here depends on the machine's speed."""
+"""A timer tick never starves the schedules: they fire first; sweeps run under a deadline, checkpoint and
+continue on the next tick, the longest-waiting first; no claim is left behind. The deadline's clock is the
+test's own (it passes after a given number of looks), so nothing here depends on the machine's speed."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +15,11 @@ from azure.storage.blob import ContainerClient
 from shared.clock import utc_now
 from shared.config import ConfigError
 from shared.deadline import FUNCTION_TIMEOUT_SECONDS, Deadline
+from shared.ledger import CLAIMED, SUBMITTED, Ledger
 from shared.runtime import current_runtime
 from shared.sweep import sweep_trigger
 from shared.timer_path import handle_tick
+from shared.watermark import SweepState
 from tests.support.azurite import REPO_ROOT
 from tests.support.standin import PipelineStandIn
 from tests.support.triggers import watch_trigger
@@ -46,6 +48,13 @@ def tick(deadline: Deadline) -> None:
     handle_tick(now=utc_now(), runtime=current_runtime(), deadline=deadline)
 
 
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("PIPELINE_SWEEP_PAGE_SIZE", "4")
+    monkeypatch.setenv("PIPELINE_SWEEP_CONCURRENCY", "1")
+    yield
+
+
 def upload(container: ContainerClient, names: list[str]) -> None:
     for name in names:
         container.get_blob_client(name).upload_blob(b"x", overwrite=True)
@@ -68,24 +77,50 @@ def test_schedules_fire_first_and_a_passed_deadline_defers_the_sweep(
     assert submitted(standin) == ["a.csv"]
 
 
-def test_the_sweep_that_waited_longest_goes_first_and_the_other_follows_next_tick(
-    set_triggers: Setter, container: ContainerClient, blob_service: Any, standin: PipelineStandIn
+def test_a_sweep_cut_by_the_deadline_continues_next_tick_without_loss_duplicates_or_stranded_claims(
+    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn, small_pages: None
+) -> None:
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url(),
+                                polling_interval=1)])
+    arm("landing")
+    names = [f"f-{index:02d}.csv" for index in range(14)]
+    upload(container, names)
+    watermark = SweepState.read(current_runtime().state, "landing").watermark
+
+    tick(after_looks(6))
+
+    first = submitted(standin)
+    assert 0 < len(first) < len(names)
+    state = SweepState.read(current_runtime().state, "landing")
+    assert state.watermark == watermark and state.progress  # not advanced: the listing is not done
+    assert {e.state for e in Ledger.from_settings().entries()} == {SUBMITTED}  # nothing left claimed
+
+    for _ in range(5):
+        tick(after_looks(6))
+    assert submitted(standin) == names  # each exactly once
+    state = SweepState.read(current_runtime().state, "landing")
+    assert not state.progress and state.watermark is not None and state.watermark >= watermark  # type: ignore[operator]
+    assert CLAIMED not in {e.state for e in Ledger.from_settings().entries()}
+
+
+def test_a_huge_sweep_does_not_starve_another_trigger(
+    set_triggers: Setter, container: ContainerClient, blob_service: Any, standin: PipelineStandIn, small_pages: None
 ) -> None:
     other = blob_service.get_container_client(f"{container.container_name}-b")
     other.create_container()
     url = standin.published_pipeline_url()
-    set_triggers([watch_trigger("first-in-config", container.container_name, url, polling_interval=1),
-                  watch_trigger("waited-longer", other.container_name, url, polling_interval=1)])
-    runtime = current_runtime()
-    for name, ago in (("first-in-config", 5), ("waited-longer", 9)):
-        sweep_trigger(runtime.config.trigger(name), runtime, runtime.state, now=utc_now() - timedelta(minutes=ago))
-    upload(container, ["a-1.csv"])
-    upload(other, ["b-1.csv"])
+    set_triggers([watch_trigger("huge", container.container_name, url, polling_interval=1),
+                  watch_trigger("small", other.container_name, url, polling_interval=1)])
+    arm("huge")
+    arm("small")
+    upload(container, [f"h-{index:02d}.csv" for index in range(30)])
+    upload(other, ["s-1.csv", "s-2.csv"])
 
-    tick(after_looks(2))  # time for one sweep: the one whose last sweep is older
-    assert submitted(standin) == ["b-1.csv"]
-    tick(after_looks(2))  # now the other has waited longer
-    assert submitted(standin) == ["a-1.csv", "b-1.csv"]
+    tick(after_looks(5))  # both have waited as long; whichever goes first, the other follows next tick
+    tick(after_looks(5))
+
+    assert {"s-1.csv", "s-2.csv"} <= set(submitted(standin))
+    assert len([n for n in submitted(standin) if n.startswith("h-")]) < 30  # huge is still going, checkpointed
 
 
 def test_the_tick_deadline_must_leave_room_inside_the_function_timeout(

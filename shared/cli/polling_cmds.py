@@ -60,16 +60,18 @@ def run_backfill(args: argparse.Namespace) -> int:
     store = runtime.state
     with storage_errors(ledger_storage(), watch_storage(trigger)):
         watermark = store.read(f"sweep/{trigger.name}")[0].get("watermark")
-        count = count_backfill(trigger, store)
+        count = count_backfill(trigger, store, runtime.ledger)
     since = f"before the watermark {watermark}" if watermark else "(no sweep has run yet, so no watermark: all of them)"
-    print(f"{count} blob{'s' * (count != 1)} directly in {watched_place(trigger)} pass the trigger's filters "
-          f"{since}; any already submitted are skipped by the ledger")
-    if count == 0:
+    new = count.blobs - count.recorded
+    print(f"{count.blobs} blob{'s' * (count.blobs != 1)} directly in {watched_place(trigger)} pass the trigger's "
+          f"filters {since}; {count.recorded} already have a final ledger record (submitted or failed) and are "
+          f"skipped, {new} would be submitted")
+    if new == 0:
         print("nothing to backfill")
         return 0
-    confirm(f"Submit up to {count} pipeline runs for trigger {trigger.name!r}?", args.yes)
+    confirm(f"Submit up to {new} pipeline runs for trigger {trigger.name!r}?", args.yes)
     with storage_errors(ledger_storage(), watch_storage(trigger)), \
-            Progress(f"backfill {trigger.name}", total=count) as progress:
+            Progress(f"backfill {trigger.name}", total=new) as progress:
         report = backfill(trigger, runtime, store, progress=progress)
     print(report_text(report))
     return 1 if has_problems(report) else 0

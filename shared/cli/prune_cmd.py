@@ -13,7 +13,7 @@ from ..ledger import Ledger
 from ..ledger_index import IndexRow
 from ..ledger_listing import LedgerListing
 from ..retention import Rule, delete, still_watched
-from ..sweep import OVERLAP
+from ..watermark import OVERLAP
 from .errors import USAGE, CliError, ledger_storage, storage_errors, watch_storage
 from .parsing import add_command, add_yes_option, duration
 from .terminal import Progress, confirm
