@@ -1,23 +1,22 @@
-"""Chaos: hundreds of blobs through the event path and the sweep while everything misbehaves on a seeded
-share of calls, then proof that nothing was lost and nothing ran twice except where the design says it can.
+"""Chaos: hundreds of blobs through the event path and the sweep, in worker processes that are SIGKILLed
+at chosen points, while the pipeline service misbehaves on a seeded share of calls; then proof, blob by
+blob, that every version ran exactly once or (a kind without a lookup) is recorded `failed`, flagged.
 
-Real Azurite, real azure-identity, the pipeline stand-in. Injected:
-- the service: 429 + Retry-After, 500, 503, connections dropped after the request, stalls past the read
-  timeout (some after the run was accepted);
-- Event Grid: each event delivered 1-3 times, some copies at the same moment, some events never (only the
-  sweep, armed before the uploads, can find those); every delivery that raised is delivered again;
-- the process: `SimulatedCrash` between claim and submit (the claim is left behind until its lease runs out,
-  or released by the interrupted submission) and between submit and record (the run exists, the ledger
-  does not know).
-
-Duplicates that cannot be ruled out, counted apart: the service has no idempotency key, so a crash after
-a successful POST and before recording it is POSTed again once the lease runs out
-(`crash_window_duplicates`); and a run accepted by a service that then answered too late is recorded
-`failed` with code ReadTimeout for an operator, never retried (`ambiguous_accepted`).
+Run once per target kind (`KINDS`; a kind is added by adding a line). Real Azurite, real azure-identity,
+the pipeline stand-in, and the functions in `tests.support.worker` processes. Injected:
+- the service: 429 + Retry-After and 503 (not processed); 500/502/504, a dropped connection, an answer cut
+  off half-way and a stall past the read timeout, each *after creating the run*; a stall with no run;
+  new runs listed by the lookups only after a visibility delay; lookups answered 503 now and then;
+- the process: SIGKILL of the worker after its claim, while the service holds its request without acting
+  on it, and after the service created the run, before the ledger write; a sweep killed the same way with
+  requests in flight;
+- Event Grid: each event delivered 0-3 times, some copies at the same moment, and every delivery that
+  failed or whose worker died delivered again; the sweep (armed before the uploads) finds the rest.
 """
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 import time
@@ -30,24 +29,23 @@ from typing import Any
 import pytest
 from azure.storage.blob import ContainerClient
 
-from shared.firing import Firing
-from shared.ledger import FAILED, SUBMITTED, Claim, Ledger, LedgerEntry, Refusal
-from shared.runtime import current_runtime
-from shared.submitter import SubmitResult, Submitter
-from shared.sweep import SweepReport, sweep_trigger
-from shared.targets import PipelineRequest
-from tests.support.host import FunctionApp, blob_created_event, load_function
+from shared.cli.app import main as cli
+from shared.ledger import FAILED, SUBMITTED, Ledger, LedgerEntry
+from tests.support.host import blob_created_event
 from tests.support.http_server import Request
-from tests.support.standin import AcceptedRun, Fault, PipelineStandIn, relative_path
-from tests.support.triggers import watch_trigger
+from tests.support.standin import AcceptedRun, Fault, Hold, PipelineStandIn, blob_named
+from tests.support.triggers import kind_trigger
+from tests.support.worker import Worker
 
 Setter = Callable[[list[Any]], None]
 Event = dict[str, Any]
-SEED = 20261125
-BLOBS = 520
+SEED = 20261201
+BLOBS = 500
 DECOYS = 20  # in a subfolder: delivered like the others, must never run
-LEASE_SECONDS = 4.0  # above the worst submission: retry budget 1.5 s + read timeout 0.5 s, with room for load
+FLEET = 6  # worker processes
+LEASE_SECONDS = 4.0  # above the worst submission: retry budget 1.5 s + connect 1 s + read timeout 0.5 s
 READ_TIMEOUT = 0.5
+LOOKUP_DELAY = 1.0  # longer than the stand-in's visibility delay, as it must be longer than the service's
 SETTINGS = {
     "PIPELINE_CLAIM_LEASE_SECONDS": str(LEASE_SECONDS),
     "PIPELINE_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT),
@@ -57,35 +55,88 @@ SETTINGS = {
     "PIPELINE_RETRY_BUDGET_SECONDS": "1.5",
     "PIPELINE_MAX_ATTEMPTS": "3",
     "PIPELINE_SWEEP_CONCURRENCY": "4",
-    "PIPELINE_LOOKUP_DELAY_SECONDS": "0.5",
+    "PIPELINE_LOOKUP_DELAY_SECONDS": str(LOOKUP_DELAY),
+    "PIPELINE_EVENT_BUDGET_SECONDS": "8",
 }
-# cumulative shares of pipeline requests that get each fault
+# cumulative shares of submissions that get each fault
 SERVICE_FAULTS: list[tuple[float, str, Fault]] = [
-    (0.015, "429 Retry-After: 1", Fault(status=429, retry_after="1")),
-    (0.08, "429 Retry-After: 0", Fault(status=429, retry_after="0")),
-    (0.12, "500", Fault(status=500)),
-    (0.16, "503", Fault(status=503)),
-    (0.18, "dropped", Fault(drop=True)),
-    (0.20, "stalled, no run", Fault(stall=READ_TIMEOUT * 2, status=503)),  # its answer comes too late
-    (0.22, "accepted then stalled", Fault(stall=READ_TIMEOUT * 2, create_run=True)),
+    (0.02, "429 Retry-After: 1", Fault(status=429, retry_after="1")),
+    (0.06, "429 Retry-After: 0", Fault(status=429, retry_after="0")),
+    (0.09, "503", Fault(status=503)),
+    (0.11, "created, then 500", Fault(status=500, create_run=True)),
+    (0.13, "created, then 502", Fault(status=502, create_run=True)),
+    (0.15, "created, then 504", Fault(status=504, create_run=True)),
+    (0.17, "created, then dropped", Fault(drop=True, create_run=True)),
+    (0.19, "created, then cut off", Fault(cut=True, create_run=True)),
+    (0.21, "created, then stalled", Fault(stall=READ_TIMEOUT * 2, create_run=True)),
+    (0.23, "stalled, no run", Fault(stall=READ_TIMEOUT * 2, status=503)),
 ]
-CRASH_SHARES = {"after_claim": 0.04, "in_submit": 0.02, "before_record": 0.03}
+LOOKUP_FAULT_SHARE = 0.05  # lookups answered 503
+KILL_SHARES = {"after_claim": 0.01, "after_create": 0.02}
 
 
-class SimulatedCrash(BaseException):
-    """The process dies here (a BaseException: no `except Exception` handler in the bridge catches it)."""
+@dataclass(frozen=True)
+class KindUnderTest:
+    kind: str
+    run_key_parameter: str | None = None
+    lookup: bool = True  # False: uncertain outcomes are left for an operator, each flagged
+
+
+KINDS = [
+    pytest.param(KindUnderTest("published_pipeline"), id="published_pipeline"),
+    pytest.param(KindUnderTest("pipeline_endpoint"), id="pipeline_endpoint"),
+    pytest.param(KindUnderTest("adf_pipeline", "run_key"), id="adf_pipeline"),
+    pytest.param(KindUnderTest("batch_endpoint", lookup=False), id="batch_endpoint"),
+]
+
+
+class Fleet:
+    """Worker processes taking deliveries one at a time; a killed one is replaced, as the host would."""
+
+    def __init__(self, size: int) -> None:
+        self.workers = [Worker() for _ in range(size)]
+        self.free: queue.Queue[Worker] = queue.Queue()
+        for worker in self.workers:
+            self.free.put(worker)
+        self.lock = threading.Lock()
+        self.kills: Counter[str] = Counter()
+
+    def run(self, command: dict[str, Any], current: str) -> dict[str, Any] | None:
+        worker = self.free.get()
+        answer = worker.send(command, current)
+        if answer is None:  # killed mid-invocation
+            worker.close()
+            replacement = Worker()
+            with self.lock:
+                self.workers[self.workers.index(worker)] = replacement
+            worker = replacement
+        self.free.put(worker)
+        return answer
+
+    def kill_working_on(self, blob: str, reason: str) -> None:
+        """Whoever sent the held request: the workers delivering that blob, else the one sweeping."""
+        with self.lock:
+            victims = [w for w in self.workers if w.working_on(blob)] or \
+                      [w for w in self.workers if w.working_on("sweep")]
+            for victim in victims:
+                victim.kill()
+            self.kills[reason] += len(victims)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
 
 
 @dataclass
 class Chaos:
-    """Seeded decisions, the same for a given blob and call count whatever the thread interleaving."""
+    """Seeded decisions, the same for a given blob and call count whatever the interleaving."""
 
     seed: int
+    fleet: Fleet
     active: bool = True
     calls: Counter[tuple[str, str]] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
-    crashes: Counter[str] = field(default_factory=Counter)
-    crashed_after_post: Counter[str] = field(default_factory=Counter)
+    held: queue.Queue[tuple[str, str, Hold]] = field(default_factory=queue.Queue)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def roll(self, kind: str, blob: str) -> float:
@@ -94,77 +145,61 @@ class Chaos:
             nth = self.calls[kind, blob]
         return random.Random(f"{self.seed}:{kind}:{blob}:{nth}").random()
 
+    def count(self, label: str) -> None:
+        with self.lock:
+            self.faults[label] += 1
+
     def service_fault(self, request: Request) -> Fault | None:
-        blob = relative_path(request.json()) if request.raw_body else None
-        if blob is None:  # a lookup
+        if not self.active:
             return None
+        blob = blob_named(request.json()) if request.raw_body else None
+        if blob is None:  # a lookup
+            if self.roll("lookup", request.path) < LOOKUP_FAULT_SHARE:
+                self.count("lookup 503")
+                return Fault(status=503)
+            return None
+        chance = self.roll("kill", blob)
+        for reason, share in KILL_SHARES.items():
+            if chance < share:
+                hold = Hold()
+                self.held.put((blob, reason, hold))
+                return Fault(hold=hold, create_run=True) if reason == "after_create" else Fault(hold=hold, drop=True)
+            chance -= share
         chance = self.roll("service", blob)
         for share, label, fault in SERVICE_FAULTS:
-            if self.active and chance < share:
-                with self.lock:
-                    self.faults[label] += 1
+            if chance < share:
+                self.count(label)
                 return fault
         return None
 
-    def crash(self, where: str, blob: str) -> None:
-        if self.active and self.roll(where, blob) < CRASH_SHARES[where]:
-            with self.lock:
-                self.crashes[where] += 1
-                if where == "before_record":
-                    self.crashed_after_post[blob] += 1
-            raise SimulatedCrash(f"{where}: {blob}")
-
-
-@pytest.fixture
-def chaos(monkeypatch: pytest.MonkeyPatch, standin: PipelineStandIn) -> Iterator[Chaos]:
-    """Crash points patched into the bridge's own seams, and the service's faults, all from one seed."""
-    state = Chaos(SEED)
-    real_claim, real_submit, real_record = Ledger.claim, Submitter.submit, Ledger.record_submitted
-
-    def claim(self: Ledger, trigger: str, firing: Firing, request: dict[str, Any] | None,
-              lookup_delay: float = 0.0) -> Claim | Refusal:
-        result = real_claim(self, trigger, firing, request, lookup_delay)
-        if isinstance(result, Claim):
-            state.crash("after_claim", str(firing.describe()["blob"]))
-        return result
-
-    def submit(self: Submitter, request: PipelineRequest, deadline: float | None = None) -> SubmitResult:
-        if request.method == "POST" and relative_path(request.body):
-            state.crash("in_submit", relative_path(request.body) or "")
-        return real_submit(self, request, deadline)
-
-    def record_submitted(self: Ledger, claim: Claim, run_id: str | None, **options: Any) -> str | None:
-        state.crash("before_record", str(claim.entry.firing["blob"]))
-        return real_record(self, claim, run_id, **options)
-
-    monkeypatch.setattr(Ledger, "claim", claim)
-    monkeypatch.setattr(Submitter, "submit", submit)
-    monkeypatch.setattr(Ledger, "record_submitted", record_submitted)
-    standin.fault_hook = state.service_fault
-    yield state
-    standin.fault_hook = None
+    def killer(self, stop: threading.Event) -> None:
+        """Kills the worker behind each held request once the service holds it, then lets the request go."""
+        while not stop.is_set():
+            try:
+                blob, reason, hold = self.held.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if hold.wait_reached(30):
+                self.fleet.kill_working_on(blob, reason)
+            hold.release.set()
 
 
 @dataclass
 class EventGrid:
-    """Delivers events the way Event Grid does: any delivery that raised is delivered again later."""
+    """Delivers events the way Event Grid does: any delivery that failed or got no answer is delivered again."""
 
-    function: FunctionApp
+    fleet: Fleet
     retry: list[Event] = field(default_factory=list)
     raised: Counter[str] = field(default_factory=Counter)
     deliveries: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def deliver(self, event: Event) -> None:
-        try:
-            self.function.invoke(event)
-            error = None
-        except (Exception, SimulatedCrash) as caught:
-            error = caught
+        answer = self.fleet.run({"op": "event", "event": event}, str(event["data"]["url"]).rsplit("/", 1)[-1])
         with self.lock:
             self.deliveries += 1
-            if error is not None:
-                self.raised[type(error).__name__] += 1
+            if answer is None or not answer["ok"]:
+                self.raised["killed" if answer is None else answer["error"].split(":", 1)[0]] += 1
                 self.retry.append(event)
 
     def deliver_together(self, event: Event, copies: int) -> None:
@@ -184,7 +219,7 @@ class EventGrid:
     def redeliver(self) -> int:
         with self.lock:
             events, self.retry = self.retry, []
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=FLEET) as pool:
             list(pool.map(self.deliver, events))
         return len(events)
 
@@ -193,33 +228,32 @@ class EventGrid:
 class Tally:
     """The promise, checked blob by blob."""
 
+    lookup: bool
     outcomes: Counter[str] = field(default_factory=Counter)
+    runs_per_version: Counter[int] = field(default_factory=Counter)
     losses: list[str] = field(default_factory=list)
-    other_duplicates: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    for_an_operator: list[str] = field(default_factory=list)
 
-    def check(self, name: str, entry: LedgerEntry | None, runs: list[AcceptedRun], crashed_after_post: int) -> None:
+    def check(self, name: str, entry: LedgerEntry | None, runs: list[AcceptedRun]) -> None:
+        self.runs_per_version[len(runs)] += 1
+        if len(runs) > 1:
+            self.duplicates.append(f"{name}: {len(runs)} runs, ledger {entry.state if entry else None}")
         if entry is None or entry.state not in (SUBMITTED, FAILED):
             self.losses.append(f"{name}: ledger {entry.state if entry else 'has no entry'}, {len(runs)} run(s)")
             return
-        ambiguous = (entry.state == FAILED and (entry.error or {}).get("code") == "ReadTimeout"
-                     and any(run.ambiguous for run in runs))
-        expected = 1 if entry.state == SUBMITTED else int(ambiguous)
-        if entry.state == SUBMITTED and entry.run_id not in {run.run_id for run in runs}:
-            self.losses.append(f"{name}: the ledger's run {entry.run_id} was never accepted")
-        extra = len(runs) - expected
-        if extra < 0:
-            self.losses.append(f"{name}: {entry.state} but {len(runs)} run(s)")
-        window = min(max(extra, 0), crashed_after_post)
-        if extra > window:
-            self.other_duplicates.append(f"{name}: {len(runs)} runs, ledger {entry.state} {entry.error}")
-        self.outcomes["crash_window_duplicates"] += window
-        self.outcomes["ambiguous_accepted"] += ambiguous
-        self.outcomes[entry.state if entry.state == SUBMITTED else f"failed_{(entry.error or {}).get('code')}"] += 1
-
-
-def sweep(name: str = "chaos") -> SweepReport:
-    runtime = current_runtime()
-    return sweep_trigger(runtime.config.trigger(name), runtime, runtime.state, force=True)
+        if entry.state == SUBMITTED:
+            self.outcomes["resolved_by_lookup" if entry.resolved_by == "lookup" else "submitted"] += 1
+            if not any(str(entry.run_id).endswith(run.run_id) for run in runs):  # a batch job's id is its ARM id
+                self.losses.append(f"{name}: the ledger's run {entry.run_id} was never created")
+            return
+        error = entry.error or {}
+        flagged = bool(error.get("ambiguous")) and not self.lookup
+        self.outcomes[f"failed_{error.get('code')}{'_flagged' if flagged else ''}"] += 1
+        if not flagged:
+            self.for_an_operator.append(f"{name}: failed {error}")
+        elif len(runs) == 0:
+            self.outcomes["flagged_without_a_run"] += 1
 
 
 def upload_all(container: ContainerClient, names: list[str]) -> list[Event]:
@@ -249,67 +283,78 @@ def delivery_plan(grid: EventGrid, events: list[Event], rng: random.Random) -> t
     return tasks, plan
 
 
-def sweep_repeatedly(times: int) -> int:
-    """Sweeps during the storm; a sweep that crashes or reports errors is simply followed by the next one."""
-    errors = 0
-    for _ in range(times):
-        try:
-            errors += len(sweep().errors)
-        except (Exception, SimulatedCrash):
-            errors += 1
-    return errors
+@pytest.fixture
+def fleet(monkeypatch: pytest.MonkeyPatch, bridge_env: dict[str, str]) -> Iterator[Fleet]:
+    for name, value in SETTINGS.items():
+        monkeypatch.setenv(name, value)
+    workers = Fleet(FLEET)
+    yield workers
+    workers.close()
 
 
 @pytest.mark.slow
-def test_chaos_every_blob_version_runs_once_or_is_recorded_failed(
-    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch,
-    chaos: Chaos,
+@pytest.mark.parametrize("under_test", KINDS)
+def test_chaos_every_blob_version_runs_exactly_once(
+    under_test: KindUnderTest, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+    fleet: Fleet,
 ) -> None:
-    for name, value in SETTINGS.items():
-        monkeypatch.setenv(name, value)
-    set_triggers([watch_trigger("chaos", container.container_name, standin.published_pipeline_url())])
-    assert sweep().state == "armed"  # before the uploads: every later blob is the sweep's to find
-    grid = EventGrid(load_function("blob_trigger"))
+    set_triggers([kind_trigger(under_test.kind, "chaos", container.container_name, standin.url_for(under_test.kind),
+                               under_test.run_key_parameter, polling_interval=5)])
+    standin.visibility_delay, standin.page_size = LOOKUP_DELAY / 2, 50
+    assert cli(["sweep", "chaos"]) == 0  # armed before the uploads: every later blob is the sweep's to find
+    chaos, grid, stop = Chaos(SEED, fleet), EventGrid(fleet), threading.Event()
+    standin.fault_hook = chaos.service_fault
+    killer = threading.Thread(target=chaos.killer, args=(stop,), daemon=True)
+    killer.start()
     names = [f"chaos-{i:04d}.csv" for i in range(BLOBS)]
     decoys = [f"nested/decoy-{i:02d}.csv" for i in range(DECOYS)]
     tasks, plan = delivery_plan(grid, upload_all(container, names + decoys), random.Random(SEED))
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        sweeping = pool.submit(sweep_repeatedly, 2)  # the sweep races the events
-        for task in tasks:
-            pool.submit(task)
-    sweep_errors = sweeping.result()
-    time.sleep(LEASE_SECONDS)
-    redelivered = grid.redeliver()  # Event Grid's retries, still in the storm
-    chaos.active = False  # the storm ends: crashed claims expire, then retries and sweeps settle everything
-    time.sleep(LEASE_SECONDS)
-    for _ in range(5):
-        if grid.retry:
+    try:
+        with ThreadPoolExecutor(max_workers=FLEET) as pool:
+            sweeps = [pool.submit(fleet.run, {"op": "sweep", "trigger": "chaos"}, "sweep") for _ in range(2)]
+            for task in tasks:
+                pool.submit(task)
+        swept = [future.result() for future in sweeps]
+        stormed = time.monotonic() - started
+        redelivered = grid.redeliver()  # Event Grid's retries, still in the storm
+        chaos.active = False  # the storm ends: retries, lookups and sweeps settle everything
+        for _ in range(8):
+            if not grid.retry:
+                break
+            time.sleep(LOOKUP_DELAY)
             redelivered += grid.redeliver()
-    final = [sweep(), sweep()]
+        time.sleep(LEASE_SECONDS)  # claims of killed sweeps expire
+        final = [fleet.run({"op": "sweep", "trigger": "chaos"}, "sweep") for _ in range(2)]
+    finally:
+        stop.set()
+        standin.fault_hook = None
     elapsed = time.monotonic() - started
 
     runs: dict[str, list[AcceptedRun]] = defaultdict(list)
     for run in standin.runs:
-        runs[relative_path(run.body) or ""].append(run)
+        runs[blob_named(run.body) or ""].append(run)
     entries = {str(entry.firing["blob"]): entry for entry in Ledger.from_settings().entries()}
-    tally = Tally()
+    tally = Tally(under_test.lookup)
     for name in names:
-        tally.check(name, entries.get(name), runs[name], chaos.crashed_after_post[name])
-    print(f"\nchaos: {BLOBS} blobs, {DECOYS} subfolder decoys, {elapsed:.1f}s; plan {dict(plan)}; "
-          f"deliveries {grid.deliveries} (redelivered {redelivered}; raised {dict(grid.raised)}); "
-          f"service faults {dict(chaos.faults)}; crashes {dict(chaos.crashes)}; sweep errors {sweep_errors}; "
-          f"outcomes {dict(tally.outcomes)}; other duplicates {len(tally.other_duplicates)}; "
-          f"losses {len(tally.losses)}")
+        tally.check(name, entries.get(name), runs[name])
+    print(f"\nchaos {under_test.kind}: {BLOBS} blobs, {DECOYS} subfolder decoys, {elapsed:.1f}s "
+          f"(storm {stormed:.1f}s); plan {dict(plan)}; "
+          f"deliveries {grid.deliveries} (redelivered {redelivered}; failed {dict(grid.raised)}); "
+          f"service faults {dict(chaos.faults)}; kills {dict(fleet.kills)}; sweeps {swept + final}; "
+          f"runs per version {dict(tally.runs_per_version)}; outcomes {dict(tally.outcomes)}; "
+          f"duplicates {len(tally.duplicates)}; losses {len(tally.losses)}; "
+          f"left for an operator {len(tally.for_an_operator)}")
 
     assert tally.losses == []
-    assert tally.other_duplicates == []
-    assert tally.outcomes["crash_window_duplicates"] <= chaos.crashes["before_record"]
+    assert tally.duplicates == []
+    assert tally.for_an_operator == []  # for batch_endpoint every failed entry is an uncertain one, flagged
+    assert under_test.lookup or any(key.endswith("_flagged") for key in tally.outcomes)
     assert not any(runs[name] or name in entries for name in decoys)
-    assert set(grid.raised) <= {"RetryLaterError", "SimulatedCrash"}  # nothing else escaped the bridge
-    assert grid.retry == [] and all(report.outcomes["submitted"] == 0 for report in final[1:])
+    assert set(grid.raised) <= {"killed", "RetryLaterError"}  # nothing else escaped the bridge
+    assert grid.retry == [] and None not in final
+    assert final[-1] == {"ok": True} or not under_test.lookup  # the CLI's sweep exits 1 while failed entries exist
     assert all(chaos.faults[label] for _, label, _ in SERVICE_FAULTS)  # every kind of fault really happened
-    assert all(chaos.crashes[where] for where in CRASH_SHARES)
+    assert all(fleet.kills[reason] for reason in KILL_SHARES)
     assert plan["0_copies"] and plan["delivered_together"]
-    assert sum(tally.outcomes[k] for k in tally.outcomes if k == SUBMITTED or k.startswith("failed_")) == BLOBS

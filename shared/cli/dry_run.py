@@ -22,7 +22,7 @@ from ..matching import decide
 from .errors import USAGE, CliError, find_trigger, ledger_storage, storage_errors, watch_storage
 from .output import print_json
 from .parsing import add_command
-from .triggers import status_text
+from .triggers import run_key_summary, status_text
 from .upcoming import read_only_state, upcoming
 
 NOT_UPLOADED = "(not uploaded yet)"
@@ -43,9 +43,11 @@ def run(args: argparse.Namespace) -> int:
     firing = blob_firing(trigger, args.blob) if trigger.watch is not None else slot_firing(trigger, args.blob)
     request = build_request(trigger, firing)
     if args.json:
-        print_json({**request.to_json(), "firing": firing.describe(), "trigger_status": status_text(trigger)})
+        print_json({**request.to_json(), "firing": firing.describe(), "trigger_status": status_text(trigger),
+                    "run_key_plan": run_key_summary(trigger)})
         return 0
     print(f"# trigger {trigger.name}: {status_text(trigger)}; firing {json.dumps(firing.describe())}")
+    print(f"# run key {request.run_key}: {run_key_summary(trigger)['text']}")
     print(f"{request.method} {request.url}")
     for name, value in request.headers.items():
         print(f"{name}: {value}")

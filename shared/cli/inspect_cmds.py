@@ -88,5 +88,6 @@ def run_list(args: argparse.Namespace) -> int:
             when = "" if item["status"] == "Active" else " (if it were Active)"
             print(f"  next:     {', '.join(item['schedule']['next_text'])}{when}")
         print(f"  target:   {item['target']['kind']} {item['target']['endpoint']}")
+        print(f"  run key:  {item['run_key']['text']}")
     return 0
 

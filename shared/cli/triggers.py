@@ -13,6 +13,7 @@ from ..config import Trigger
 from ..ncrontab import CronSchedule
 from ..schedules import describe
 from ..settings import function_disabled
+from ..targets import target_kind
 
 BLOB_FUNCTION, TIMER_FUNCTION = "blob_trigger", "timer_trigger"
 
@@ -71,6 +72,15 @@ def watch_text(trigger: Trigger) -> str:
     return ", ".join(parts)
 
 
+def run_key_summary(trigger: Trigger) -> dict[str, Any]:
+    """How the trigger's run key is attached, and how an uncertain outcome is settled (lookup or not)."""
+    plan = target_kind(trigger.pipeline.kind).describe_run_key(trigger.pipeline)
+    text = f"attached {plan.attached}; " + (f"looked up by {plan.lookup}" if plan.lookup
+                                             else f"no lookup ({plan.why_not}): an uncertain outcome is "
+                                                  "left for an operator")
+    return {"attached": plan.attached, "lookup": plan.lookup, "no_lookup_because": plan.why_not, "text": text}
+
+
 def summary(trigger: Trigger) -> dict[str, Any]:
     """The JSON form shared by `list --json` and other scripts' needs (times are added by the caller)."""
     data: dict[str, Any] = {
@@ -80,6 +90,7 @@ def summary(trigger: Trigger) -> dict[str, Any]:
         "disabled_by_app_setting": disabled_functions(trigger),
         "effective_status": status_text(trigger),
         "target": {"kind": trigger.pipeline.kind, "endpoint": trigger.pipeline.endpoint},
+        "run_key": run_key_summary(trigger),
     }
     if trigger.description:
         data["description"] = trigger.description

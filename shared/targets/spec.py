@@ -97,10 +97,6 @@ class RunKeyPlan:
     why_not: str | None = None
 
 
-def no_run_key_plan(target: PipelineTarget) -> RunKeyPlan:
-    return RunKeyPlan("not attached", None, "this kind has no place for a client key")
-
-
 @dataclass(frozen=True)
 class TargetKind:
     """One kind of pipeline service.
@@ -125,10 +121,18 @@ class TargetKind:
     idempotent: bool = False
     existing_run: Callable[[PipelineRequest, ServiceAnswer], PipelineRequest | None] | None = None
     lookup: RunLookup | None = None
-    run_key_plan: Callable[[PipelineTarget], RunKeyPlan] = no_run_key_plan
+    run_key_plan: Callable[[PipelineTarget], RunKeyPlan] | None = None
 
     def can_look_up(self, request: PipelineRequest) -> bool:
         return self.lookup is not None and self.lookup.supports(request)
+
+    def describe_run_key(self, target: PipelineTarget) -> RunKeyPlan:
+        """The kind's own description, else what `idempotent` and `lookup` imply."""
+        if self.run_key_plan is not None:
+            return self.run_key_plan(target)
+        if self.idempotent:
+            return RunKeyPlan("as the service's own idempotency key", "not needed: re-sending returns the same run")
+        return RunKeyPlan("not attached", None, "this kind has no place for a client key")
 
 
 def json_request(

@@ -240,6 +240,11 @@ class PipelineStandIn:
         return (f"{self.base_url}/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.DataFactory/"
                 f"factories/{factory}/pipelines/{pipeline}")
 
+    def url_for(self, kind: str) -> str:
+        """The submit URL of each kind's default resource here."""
+        return {"published_pipeline": self.published_pipeline_url, "pipeline_endpoint": self.pipeline_endpoint_url,
+                "batch_endpoint": self.batch_endpoint_url, "adf_pipeline": self.adf_pipeline_url}[kind]()
+
     # -- fault control ---------------------------------------------------------------------------
     def fail_next(self, status: int, times: int = 1, retry_after: str | None = None, message: str = "",
                   create_run: bool = False) -> None:
@@ -741,3 +746,16 @@ def run_filter_problem(body: Any) -> str | None:
                 or item.get("operator") not in ("Equals", "In") or not isinstance(item.get("values"), list):
             return f"unsupported filter {item!r}"
     return None
+
+
+def blob_named(body: Any) -> str | None:
+    """The blob a submission of any kind names (AML DataPath, Data Factory `fileName`, a batch UriFile input)."""
+    if not isinstance(body, dict):
+        return None
+    if (path := relative_path(body)) is not None:
+        return path
+    if isinstance(body.get("fileName"), str):
+        return body["fileName"]
+    inputs = body.get("properties", {}).get("inputData", {}) if isinstance(body.get("properties"), dict) else {}
+    uris = [item["uri"] for item in inputs.values() if isinstance(item, dict) and item.get("jobInputType") == "UriFile"]
+    return unquote(uris[0].rsplit("/", 1)[-1]) if uris else None

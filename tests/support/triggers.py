@@ -17,3 +17,19 @@ def watch_trigger(name: str, container: str, endpoint: str, folder: str = "", **
             "data_path_parameter_name": "input_datapath",
         },
     }
+
+
+def kind_trigger(kind: str, name: str, container: str, endpoint: str, run_key_parameter: str | None = None,
+                 **watch: Any) -> dict[str, Any]:
+    """A watch trigger for any kind, with only the fields that kind takes."""
+    if kind in ("published_pipeline", "pipeline_endpoint"):
+        trigger = watch_trigger(name, container, endpoint, **watch)
+    else:
+        trigger = {"name": name, "watch": {"container": container, "path_on_datastore": "", **watch},
+                   "pipeline": {"endpoint": endpoint, "parameter_assignments": {"threshold": 0.5}}}
+        if kind == "batch_endpoint":
+            trigger["pipeline"].update(input_name="data", experiment_name=f"exp-{name}")
+    trigger["pipeline"]["kind"] = kind
+    if run_key_parameter:
+        trigger["pipeline"]["run_key_parameter"] = run_key_parameter
+    return trigger
