@@ -740,3 +740,24 @@ def test_a_stored_request_of_an_unknown_kind_is_refused_before_anything_is_sent(
     assert result.outcome is Outcome.FAILED and result.error is not None and result.error.code == "UnknownKind"
     assert "sagemaker_pipeline" in result.error.message
     assert standin.requests == [] and standin.runs == []
+
+
+def test_a_firing_already_recorded_failed_is_skipped_as_already_failed_not_as_a_duplicate(
+    submitter: Submitter, standin: PipelineStandIn, container: ContainerClient, aml_trigger: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue #18: `duplicate` says a run exists; a blob that never ran must not be logged so."""
+    ledger = Ledger(container)
+    failed, done = new_blob(), new_blob()
+    standin.fail_next(400, message="bad parameter")
+    assert fire(aml_trigger, failed, ledger=ledger, submitter=submitter, source="test").outcome is Outcome.FAILED
+    assert fire(aml_trigger, done, ledger=ledger, submitter=submitter, source="test").outcome is Outcome.SUBMITTED
+
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        again = [fire(aml_trigger, blob, ledger=ledger, submitter=submitter, source="test").outcome
+                 for blob in (failed, done)]
+
+    assert again == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+    skipped = [r.getMessage() for r in caplog.records if "event=skipped" in r.getMessage()]
+    reasons = [line.split("reason=")[1].split()[0] for line in skipped]
+    assert reasons == ["already_failed", "duplicate"]
