@@ -18,7 +18,7 @@ import dataclasses
 from ..config import BridgeConfig, ConfigError, load_config
 from ..dispatch import FiringResult, Outcome, build_request, submit_claimed
 from ..firing import BlobVersion, Firing, firing_from_record
-from ..ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry, Refusal
+from ..ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, UNCERTAIN, Ledger, LedgerEntry, Refusal
 from ..ledger_listing import LedgerListing
 from ..listing import watched_container
 from ..submitter import shared_submitter
@@ -92,7 +92,9 @@ def entry_by_key(ledger: Ledger, prefix: str, trigger: str | None) -> LedgerEntr
     if entry.state != FAILED:
         why = {SUBMITTED: f"it already started run {entry.run_id}",
                RELEASED: "a transient failure: the next event delivery or sweep retries it",
-               CLAIMED: "a submission is under way"}.get(entry.state, "")
+               CLAIMED: "a submission is under way",
+               UNCERTAIN: "the service may have started a run: the next event delivery or sweep looks it up by its "
+                          "run key"}.get(entry.state, "")
         raise CliError(f"entry {entry.key[:SHORT_KEY]} is {entry.state} ({why}), not failed: only failed entries "
                        "are replayed")
     return entry
