@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from .events import UNKNOWN_ETAG
 from .firing import BlobVersion, md5_text, normalise_etag
@@ -22,7 +22,8 @@ COPY_BLOB = "CopyBlob"
 
 @dataclass(frozen=True)
 class Gone:
-    """The event's version is not the blob's any more: `superseded` (new content since) or `deleted`."""
+    """The event's version is not the blob's any more: `superseded` (new content since) or `deleted`; or it
+    never was one: `unreadable_name` (storage refuses to address the name, e.g. `..`, a URL's dot segment)."""
 
     reason: str
     fields: dict[str, object]
@@ -44,6 +45,10 @@ def current_version(blob: BlobVersion, connection: str) -> BlobVersion | Gone:
         properties = client.get_blob_properties()
     except ResourceNotFoundError:
         return Gone("deleted", {})
+    except HttpResponseError as error:
+        if error.status_code != 400:  # anything else may pass: raise, and Event Grid delivers the event again
+            raise
+        return Gone("unreadable_name", {"status": 400, "code": error.error_code})
     etag = normalise_etag(str(properties.etag))
     copy_status = properties.copy.status if properties.copy else None
     copy_completed = blob.api == COPY_BLOB and copy_status == "success"

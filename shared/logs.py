@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 LOGGER = logging.getLogger("pipeline_bridge")
-_BARE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+_BARE = re.compile(r"[A-Za-z0-9_.:/@+-]+")  # fullmatch: `$` would also match before a final newline
 # JSON leaves these unescaped, but log readers (and str.splitlines) break lines at them: a blob name
 # holding one would split a decision into two lines, the second one forged by whoever named the blob.
 _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
@@ -21,7 +21,7 @@ _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": 
 
 def format_value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-    if isinstance(value, str) and _BARE.match(value):
+    if isinstance(value, str) and _BARE.fullmatch(value):
         return value
     if isinstance(value, str):
         return json.dumps(text, ensure_ascii=False).translate(_LINE_BREAKS)

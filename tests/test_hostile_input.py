@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 from azure.storage.blob import ContainerClient
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from shared.config import ConfigError, Trigger, parse_config
@@ -121,18 +121,21 @@ def test_a_slash_after_the_watched_folder_never_triggers(folder: str, rest: str,
 
 @PROPERTY
 @given(folder=folders, file_name=names.filter(lambda n: "/" not in n and "\\" not in n))  # storage reads `\` as `/`
+@example(folder="x", file_name="f.csv")  # the watched folder's own name as the other top-level folder
 def test_a_name_directly_in_the_watched_folder_triggers_and_its_neighbours_do_not(folder: str, file_name: str) -> None:
     trigger = watch(folder)
     assert trigger.watch is not None
     prefix = f"{trigger.watch.folder}/" if trigger.watch.folder else ""
     assert decide(trigger, BlobVersion(CONTAINER, prefix + file_name, "0x1", size=3)).matched
     if prefix:
-        for neighbour in (f"{trigger.watch.folder}x/{file_name}", file_name, f"x/{prefix}{file_name}"):
+        other_top = "y" if prefix.split("/")[0] == "x" else "x"  # "x/x/f" is in a subfolder of "x", not outside it
+        for neighbour in (f"{trigger.watch.folder}x/{file_name}", file_name, f"{other_top}/{prefix}{file_name}"):
             assert decide(trigger, BlobVersion(CONTAINER, neighbour, "0x1", size=3)).reason == "outside_folder"
 
 
 @PROPERTY
 @given(value=names | long_names | json_values)
+@example(value="/\n")  # a bare-looking value with a trailing newline: `$` matches before it
 def test_a_decision_line_stays_one_line_whatever_the_values(value: Any) -> None:
     line = format_decision("submitted", {"blob": value, "detail": {"name": value}})
     assert len(line.splitlines()) == 1
@@ -184,9 +187,31 @@ def test_hostile_deliveries_are_acknowledged_with_their_reason_never_crash(
         return
     assert isinstance(expected, BlobVersion)
     decision = decide(current_runtime().config.trigger("landing"), expected)
-    reason = "deleted" if decision.matched else decision.reason
+    # "." and ".." cannot be addressed as blob names (a URL's dot segments): storage refuses the read
+    unreadable = expected.name.rpartition("/")[2] in (".", "..")
+    reason = ("unreadable_name" if unreadable else "deleted") if decision.matched else decision.reason
     event(reason)
     assert any(m.startswith("event=skipped") and f" reason={reason}" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_an_event_for_a_name_storage_cannot_address_is_acknowledged_with_its_reason(
+    blob_function: FunctionApp, watched_root: ContainerClient, standin: PipelineStandIn,
+    caplog: pytest.LogCaptureFixture, name: str,
+) -> None:
+    """A URL's dot segments are not blob names: the properties read is refused (400), and Event Grid would
+    otherwise deliver the event for 24 hours."""
+    container = watched_root.container_name
+    payload = {"id": "dots", "topic": topic_of(ACCOUNT), "eventType": BLOB_CREATED,
+               "subject": SUBJECT.format(container=container, name=name),
+               "data": {"url": blob_url(container, name), "eTag": "0x8D1", "contentLength": 5, "api": "PutBlob"},
+               "eventTime": "2026-11-25T10:15:02.1234567Z", "dataVersion": "", "metadataVersion": "1"}
+    with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
+        blob_function.invoke(payload)
+
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("event=skipped")]
+    assert len(skipped) == 1 and " reason=unreadable_name" in skipped[0] and " status=400" in skipped[0]
+    assert standin.requests == []
 
 
 # -- nasty names for real: Azurite -> event -> blob_trigger -> stand-in, and the sweep agrees -------
