@@ -87,6 +87,8 @@ KINDS = [
     pytest.param(KindUnderTest("pipeline_endpoint"), id="pipeline_endpoint"),
     pytest.param(KindUnderTest("adf_pipeline", "run_key"), id="adf_pipeline"),
     pytest.param(KindUnderTest("batch_endpoint", lookup=False), id="batch_endpoint"),
+    pytest.param(KindUnderTest("aml_pipeline_job"), id="aml_pipeline_job"),  # idempotent: re-sending settles it
+    pytest.param(KindUnderTest("databricks_job"), id="databricks_job"),
 ]
 
 

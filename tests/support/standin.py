@@ -242,8 +242,10 @@ class PipelineStandIn:
 
     def url_for(self, kind: str) -> str:
         """The submit URL of each kind's default resource here."""
-        return {"published_pipeline": self.published_pipeline_url, "pipeline_endpoint": self.pipeline_endpoint_url,
-                "batch_endpoint": self.batch_endpoint_url, "adf_pipeline": self.adf_pipeline_url}[kind]()
+        urls = {"published_pipeline": self.published_pipeline_url, "pipeline_endpoint": self.pipeline_endpoint_url,
+                "batch_endpoint": self.batch_endpoint_url, "adf_pipeline": self.adf_pipeline_url,
+                "aml_pipeline_job": self.aml_jobs.workspace_url, "databricks_job": self.databricks.workspace_url}
+        return urls[kind]()
 
     # -- fault control ---------------------------------------------------------------------------
     def fail_next(self, status: int, times: int = 1, retry_after: str | None = None, message: str = "",
@@ -749,13 +751,18 @@ def run_filter_problem(body: Any) -> str | None:
 
 
 def blob_named(body: Any) -> str | None:
-    """The blob a submission of any kind names (AML DataPath, Data Factory `fileName`, a batch UriFile input)."""
+    """The blob a submission of any kind names (AML DataPath, Data Factory `fileName`, a batch UriFile input, an
+    AML v2 job's `uri_file` input, a Databricks `blob_url` job parameter)."""
     if not isinstance(body, dict):
         return None
     if (path := relative_path(body)) is not None:
         return path
     if isinstance(body.get("fileName"), str):
         return body["fileName"]
-    inputs = body.get("properties", {}).get("inputData", {}) if isinstance(body.get("properties"), dict) else {}
-    uris = [item["uri"] for item in inputs.values() if isinstance(item, dict) and item.get("jobInputType") == "UriFile"]
+    if isinstance(body.get("job_parameters"), dict) and isinstance(body["job_parameters"].get("blob_url"), str):
+        return unquote(body["job_parameters"]["blob_url"].rsplit("/", 1)[-1])  # a Databricks run-now
+    properties = body.get("properties") if isinstance(body.get("properties"), dict) else {}
+    inputs = properties.get("inputData") or properties.get("inputs") or {}  # a batch invoke, an AML v2 job
+    uris = [item["uri"] for item in inputs.values() if isinstance(item, dict)
+            and item.get("jobInputType") in ("UriFile", "uri_file")]
     return unquote(uris[0].rsplit("/", 1)[-1]) if uris else None
