@@ -13,7 +13,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from hypothesis import settings as hypothesis_settings
 
-from tests.support.azurite import Azurite
+from tests.support.azurite import SECOND_ACCOUNT, SECOND_CONNECTION, Azurite
 from tests.support.host import FunctionApp, load_function
 from tests.support.identity import IdentityEndpoint
 from tests.support.standin import PipelineStandIn
@@ -95,3 +95,14 @@ def set_triggers(monkeypatch: pytest.MonkeyPatch, bridge_env: dict[str, str]) ->
 def blob_function() -> FunctionApp:
     """The blob_trigger function, loaded as the host loads it."""
     return load_function("blob_trigger")
+
+
+@pytest.fixture
+def twin(azurite: Azurite, container: ContainerClient, monkeypatch: pytest.MonkeyPatch,
+         bridge_env: dict[str, str]) -> ContainerClient:
+    """A container of the same name in the second account, reached through the connection `SECOND_STORAGE`."""
+    monkeypatch.setenv(SECOND_CONNECTION, azurite.connection_string_for(SECOND_ACCOUNT))
+    client = BlobServiceClient.from_connection_string(azurite.connection_string_for(SECOND_ACCOUNT))
+    twin = client.get_container_client(container.container_name)
+    twin.create_container()
+    return twin

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import ContainerClient
 
 from shared.accounts import connection_account
 from shared.clock import parse_iso
@@ -21,7 +21,7 @@ from shared.ledger import FAILED, SUBMITTED, Ledger
 from shared.run_keys import run_key_for
 from shared.runtime import current_runtime
 from shared.sweep import sweep_trigger
-from tests.support.azurite import ACCOUNT, SECOND_ACCOUNT, Azurite
+from tests.support.azurite import ACCOUNT, SECOND_ACCOUNT, SECOND_CONNECTION, Azurite
 from tests.support.fault_proxy import FaultProxy
 from tests.support.host import (
     blob_created_event,
@@ -314,27 +314,14 @@ def test_invalid_configuration_fails_every_invocation_loudly_with_every_problem(
 
 
 # -- #12.8: two accounts with a container of the same name --------------------------------------------------
-SECOND = "SECOND_STORAGE"
-
-
-@pytest.fixture
-def twin(azurite: Azurite, container: ContainerClient, monkeypatch: pytest.MonkeyPatch,
-         bridge_env: dict[str, str]) -> ContainerClient:
-    """A container of the same name in the second account, reached through the connection `SECOND_STORAGE`."""
-    monkeypatch.setenv(SECOND, azurite.connection_string_for(SECOND_ACCOUNT))
-    client = BlobServiceClient.from_connection_string(azurite.connection_string_for(SECOND_ACCOUNT))
-    twin = client.get_container_client(container.container_name)
-    twin.create_container()
-    return twin
-
-
 def test_an_event_fires_only_the_trigger_whose_connection_is_its_account(
     blob_function, set_triggers: Setter, container: ContainerClient, twin: ContainerClient,
     standin: PipelineStandIn, caplog: pytest.LogCaptureFixture,
 ) -> None:
     set_triggers([
         watch_trigger("first", container.container_name, standin.published_pipeline_url("pp-first")),
-        watch_trigger("second", twin.container_name, standin.published_pipeline_url("pp-second"), connection=SECOND),
+        watch_trigger("second", twin.container_name, standin.published_pipeline_url("pp-second"),
+                      connection=SECOND_CONNECTION),
     ])
     first, second = upload(container, "same.csv", b"first"), upload(twin, "same.csv", b"second")
     with caplog.at_level(logging.INFO, logger="pipeline_bridge"):
@@ -351,7 +338,8 @@ def test_an_event_fires_only_the_trigger_whose_connection_is_its_account(
 def test_the_sweep_and_the_event_agree_on_one_key_per_account(
     blob_function, set_triggers: Setter, container: ContainerClient, twin: ContainerClient, standin: PipelineStandIn
 ) -> None:
-    set_triggers([watch_trigger("second", twin.container_name, standin.published_pipeline_url(), connection=SECOND)])
+    set_triggers([watch_trigger("second", twin.container_name, standin.published_pipeline_url(),
+                                connection=SECOND_CONNECTION)])
     runtime = current_runtime()
     trigger = runtime.config.trigger("second")
     sweep_trigger(trigger, runtime, runtime.state, force=True)  # armed before the upload

@@ -21,11 +21,11 @@ from azure.storage.blob import ContainerClient
 
 from shared.event_path import RetryLaterError
 from shared.ledger import SUBMITTED
-from tests.support.crash import start_delivery
 from tests.support.host import FunctionApp, blob_created_event
 from tests.support.http_server import Request
 from tests.support.kinds import ledger_entry, upload, watch
 from tests.support.standin import WORKSPACE_ID, Fault, PipelineStandIn
+from tests.support.worker import Worker
 
 Setter = Callable[[list[Any]], None]
 SETTINGS = {"PIPELINE_CLAIM_LEASE_SECONDS": "4", "PIPELINE_READ_TIMEOUT_SECONDS": "1",
@@ -67,13 +67,15 @@ def test_a_host_killed_after_the_request_leaves_one_run_and_a_submitted_entry(
         return Fault(stall=10.0, create_run=True)  # the run exists; its answer never comes
 
     standin.fault_hook = create_then_hang
-    child = start_delivery(event)
+    worker = Worker()
+    delivery = threading.Thread(target=worker.send, args=({"op": "event", "event": event},))
+    delivery.start()
     try:
-        assert arrived.wait(30), "the child never sent its request"
+        assert arrived.wait(30), "the worker never sent its request"
     finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-    assert child.returncode == -signal.SIGKILL
+        worker.kill()
+        delivery.join(10)
+    assert worker.process.returncode == -signal.SIGKILL
     assert len(standin.runs) == 1
 
     redeliver_until_settled(blob_function, event)

@@ -19,6 +19,7 @@ ACCOUNT = "devstoreaccount1"
 # Azurite's documented, public development key (not a secret).
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 SECOND_ACCOUNT = "secondaccount"
+SECOND_CONNECTION = "SECOND_STORAGE"  # the app setting the tests name the second account by
 SECOND_ACCOUNT_KEY = "c2Vjb25kYWNjb3VudCBrZXkgZm9yIGxvY2FsIHRlc3RzIG9ubHk="  # made up, for the local emulator only
 
 
