@@ -24,9 +24,12 @@ from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import AzureError
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
+from .invocation import bound_to_invocation
 from .settings import float_setting, get_setting
 
-# A fetch that outlives its caller's wait finishes here, bounded by the identity timeouts above.
+# A fetch that outlives its caller's wait finishes here, bounded by the identity timeouts above. The threads
+# serve every invocation of the process, so each fetch carries its caller's invocation (what azure-identity
+# logs there stays correlated).
 _fetches = ThreadPoolExecutor(max_workers=8, thread_name_prefix="token")
 
 
@@ -63,7 +66,7 @@ class TokenProvider:
         credential = self._credential(client_id)
         if timeout is None:
             return credential.get_token(scope)
-        future = _fetches.submit(credential.get_token, scope)
+        future = _fetches.submit(bound_to_invocation(credential.get_token), scope)
         try:
             return future.result(timeout=max(timeout, 0.0))
         except FutureTimeoutError:
