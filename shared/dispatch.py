@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from .clock import parse_iso, utc_now
 from .config import Trigger
 from .content_versions import content_version
 from .firing import BlobVersion, Firing
@@ -37,8 +38,6 @@ from .ledger import (
     Ledger,
     Refusal,
     entry_key,
-    parse_iso,
-    utc_now,
 )
 from .logs import log_decision
 from .lookup import LookupFailedError, find_runs, lookup_window

@@ -26,7 +26,8 @@ from shared.ledger import SUBMITTED, Ledger
 from shared.logs import format_decision
 from shared.matching import decide
 from shared.runtime import current_runtime
-from shared.sweep import SweepReport, sweep_trigger
+from shared.sweep import sweep_trigger
+from shared.sweep_report import SweepReport
 from tests.support.azurite import ACCOUNT
 from tests.support.host import FunctionApp, blob_created_event, load_function, topic_of
 from tests.support.standin import PipelineStandIn, relative_path
