@@ -14,6 +14,10 @@ a run too many rather than a content change lost. Same bytes uploaded again are 
 
 Every change to a history is a conditional write (`If-None-Match: *` / `If-Match`), so an event and the
 sweep, or two hosts, deciding about one blob at once are serialised: the loser reads again and decides again.
+
+A history names its blob, `{"subject": <the blob's ledger subject>, "seen": [...]}`: its own name is only a
+hash of that subject, and an operator looking at one should not have to guess. The first form, a bare list
+of ETags, is still read, and is rewritten in this form at its next change.
 """
 
 from __future__ import annotations
@@ -64,11 +68,19 @@ def content_version(container: ContainerClient, blob: BlobVersion) -> BlobVersio
         if changed is None:
             return dataclasses.replace(blob, content_version=version)
         try:
-            _write(client, changed, etag)
+            _write(client, blob.ledger_subject, changed, etag)
         except (ResourceExistsError, ResourceModifiedError):  # a history exists, or changed since it was read
             history, etag = _read(client)
             continue
         return dataclasses.replace(blob, content_version=version)
+
+
+def peek_content_version(container: ContainerClient, blob: BlobVersion) -> BlobVersion:
+    """`blob` with the content version its firing would get now, writing nothing (a dry run, prune's count of
+    what a backfill would run again). An ETag the history has not seen yet (Set Blob Metadata sends no event,
+    so often none has) is decided as `content_version` decides it, from its neighbour in time, but not recorded."""
+    history, _ = _read(history_blob(container, blob))
+    return dataclasses.replace(blob, content_version=decide(history, blob)[0])
 
 
 def decide(history: list[Seen], blob: BlobVersion) -> tuple[str, list[Seen] | None]:
@@ -95,9 +107,19 @@ def neighbours(history: list[Seen], moment: datetime | None) -> list[Seen]:
     return [*earlier[-1:], *sorted(later, key=lambda seen: seen.moment or moment)[:1]]
 
 
+def history_name(subject: str) -> str:
+    """The history's blob name for a blob's ledger subject: a hash, so any legal blob name fits."""
+    return f"{VERSIONS_PREFIX}{hashlib.sha256(subject.encode('utf-8')).hexdigest()}.json"
+
+
 def history_blob(container: ContainerClient, blob: BlobVersion) -> BlobClient:
-    key = hashlib.sha256(blob.ledger_subject.encode("utf-8")).hexdigest()
-    return container.get_blob_client(f"{VERSIONS_PREFIX}{key}.json")
+    return container.get_blob_client(history_name(blob.ledger_subject))
+
+
+def parse(data: bytes) -> list[Seen]:
+    """A history's ETags, from either form (the first, a bare list, did not name its blob)."""
+    raw = json.loads(data)
+    return [Seen(**item) for item in (raw if isinstance(raw, list) else raw["seen"])]
 
 
 def _read(client: BlobClient) -> tuple[list[Seen], str | None]:
@@ -105,11 +127,11 @@ def _read(client: BlobClient) -> tuple[list[Seen], str | None]:
         download = client.download_blob()
     except ResourceNotFoundError:
         return [], None
-    return [Seen(**item) for item in json.loads(download.readall())], str(download.properties.etag)
+    return parse(download.readall()), str(download.properties.etag)
 
 
-def _write(client: BlobClient, history: list[Seen], etag: str | None) -> None:
-    data = json.dumps([dataclasses.asdict(seen) for seen in history]).encode("utf-8")
+def _write(client: BlobClient, subject: str, history: list[Seen], etag: str | None) -> None:
+    data = json.dumps({"subject": subject, "seen": [dataclasses.asdict(seen) for seen in history]}).encode("utf-8")
     if etag is None:
         client.upload_blob(data, overwrite=False)
     else:

@@ -50,7 +50,7 @@ class LedgerListing:
         return self._rows(self.container.list_blobs(name_starts_with=prefix, include=["metadata"]), states)
 
     def _rows(self, items: Iterable[BlobProperties], states: set[str] | None) -> Iterator[IndexRow]:
-        with _missing_container_is_empty():
+        with missing_container_is_empty():
             for item in items:
                 metadata = item.metadata or {}
                 if states and metadata.get("state") not in states:
@@ -113,7 +113,7 @@ class LedgerListing:
 
     def trigger_folders(self) -> list[str]:
         """`runs/<trigger>/` for every trigger with records, configured or not any more."""
-        with _missing_container_is_empty():
+        with missing_container_is_empty():
             return [item.name for item in self.container.walk_blobs(name_starts_with=RUNS_PREFIX, delimiter="/")
                     if isinstance(item, BlobPrefix)]
         return []
@@ -132,7 +132,7 @@ class LedgerListing:
 
 
 @contextlib.contextmanager
-def _missing_container_is_empty() -> Iterator[None]:
+def missing_container_is_empty() -> Iterator[None]:
     """A ledger whose container was never created (nothing ever fired) lists as empty."""
     try:
         yield

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from azure.core import MatchConditions
 from azure.storage.blob import ContainerClient
@@ -22,6 +23,7 @@ from azure.storage.blob import ContainerClient
 from .accounts import connection_account
 from .clock import parse_iso
 from .config import Trigger
+from .content_versions import peek_content_version
 from .ledger import FAILED, SUBMITTED, entry_key
 from .ledger_index import IndexRow, is_uncertain_error
 from .listing import Listing, blob_version, watched_container
@@ -56,23 +58,40 @@ class Rule:
         return self.include_failed and row.state == FAILED and not is_uncertain_error(row.error)
 
 
-def still_watched(trigger: Trigger, keys: set[str]) -> int:
-    """How many of these records' blob versions are still in the watched folder and pass the filters: a
-    `backfill` would submit exactly those again once their records are gone."""
+def still_watched(trigger: Trigger, keys: set[str], subjects: set[str], ledger: ContainerClient) -> int:
+    """How many of these records' (`keys`, about the blobs `subjects`) blob versions are still in the watched
+    folder and pass the filters: a `backfill` would submit exactly those again once their records are gone.
+
+    A listed blob is keyed as its firing would key it: by its content version, looked up read only in its
+    history, so a blob whose metadata changed since its record was written counts. An ETag of new bytes is a
+    new version, which a backfill runs whether or not this prune deletes anything: not counted."""
     watch = trigger.watch
     assert watch is not None
     container, account = watched_container(watch), connection_account(watch.connection)
     count = 0
     for item in Listing(container, watch):
         blob = blob_version(container, item, account)
-        if entry_key(trigger.name, blob) in keys and decide(trigger, blob).matched:
-            count += 1
+        if blob.ledger_subject in subjects and decide(trigger, blob).matched:
+            count += entry_key(trigger.name, peek_content_version(ledger, blob)) in keys
     return count
 
 
-def delete(container: ContainerClient, rows: Iterable[IndexRow]) -> Iterator[tuple[IndexRow, bool]]:
-    """Delete each record only if it is still the version listed (a record rewritten since is kept)."""
-    batch: list[IndexRow] = []
+class Stored(Protocol):
+    """A ledger blob (a record or a content-version history) as it was read: its name and ETag then."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def record_etag(self) -> str: ...
+
+
+S = TypeVar("S", bound=Stored)
+
+
+def delete(container: ContainerClient, rows: Iterable[S]) -> Iterator[tuple[S, bool]]:
+    """Delete each blob only if it is still the version read (one written since is kept)."""
+    batch: list[S] = []
     for row in rows:
         batch.append(row)
         if len(batch) == BATCH:
@@ -82,7 +101,7 @@ def delete(container: ContainerClient, rows: Iterable[IndexRow]) -> Iterator[tup
         yield from _delete_batch(container, batch)
 
 
-def _delete_batch(container: ContainerClient, rows: list[IndexRow]) -> Iterator[tuple[IndexRow, bool]]:
+def _delete_batch(container: ContainerClient, rows: list[S]) -> Iterator[tuple[S, bool]]:
     requests = [{"name": row.name, "etag": row.record_etag, "match_condition": MatchConditions.IfNotModified}
                 for row in rows]
     answers = container.delete_blobs(*requests, raise_on_any_failure=False)

@@ -3,6 +3,8 @@ real Azurite when several hosts decide about one blob at once."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -11,7 +13,15 @@ import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from shared.clock import iso
-from shared.content_versions import HISTORY, Seen, _read, content_version, decide, history_blob
+from shared.content_versions import (
+    HISTORY,
+    Seen,
+    _read,
+    content_version,
+    decide,
+    history_blob,
+    peek_content_version,
+)
 from shared.firing import BlobVersion
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -88,3 +98,25 @@ def test_hosts_deciding_about_one_blob_at_once_agree(versions_container: Contain
     history, _ = _read(history_blob(versions_container, version("E1")))
     assert sorted(s.etag for s in history) == ["E1", "E2"]
     assert len(set(results)) == 1 and results[0] in ("E1", "E2")
+
+
+def test_a_history_names_its_blob_and_one_in_the_first_form_is_still_read(versions_container: ContainerClient) -> None:
+    client = history_blob(versions_container, version("E1"))
+    client.upload_blob(json.dumps([dataclasses.asdict(seen("E1", "E1"))]))  # the first form: a bare list
+
+    assert content_version(versions_container, version("E2", second=5)).content_version == "E1"
+
+    stored = json.loads(client.download_blob().readall())
+    assert stored == {"subject": "blob:uploads/a.csv",
+                      "seen": [dataclasses.asdict(seen("E1", "E1")), dataclasses.asdict(seen("E2", "E1", second=5))]}
+
+
+def test_peeking_decides_as_a_firing_would_and_writes_nothing(versions_container: ContainerClient) -> None:
+    assert peek_content_version(versions_container, version("E1")).content_version == "E1"
+    assert list(versions_container.list_blobs()) == []
+    content_version(versions_container, version("E1"))
+    written = history_blob(versions_container, version("E1")).get_blob_properties().etag
+
+    assert peek_content_version(versions_container, version("E2", second=5)).content_version == "E1"  # not seen yet
+    assert peek_content_version(versions_container, version("E3", md5="md5-b", second=9)).content_version == "E3"
+    assert history_blob(versions_container, version("E1")).get_blob_properties().etag == written

@@ -3,6 +3,8 @@ says what a later backfill would run again — shown by running that backfill, a
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -12,13 +14,17 @@ from azure.storage.blob import ContainerClient
 
 from shared.accounts import connection_account
 from shared.checkpoints import StateStore
+from shared.cli import prune_cmd
 from shared.clock import iso, utc_now
+from shared.content_versions import VERSIONS_PREFIX, content_version, history_name
 from shared.firing import BlobVersion, firing_from_record
 from shared.ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry
 from shared.ledger_listing import LedgerListing
 from shared.listing import blob_version
 from shared.retention import Rule, delete
+from shared.version_retention import old_histories
 from tests.support.cli import cli
+from tests.support.host import blob_created_event, load_function
 from tests.support.ledger_records import aged_record
 from tests.support.standin import PipelineStandIn
 from tests.support.triggers import watch_trigger
@@ -40,6 +46,22 @@ def present(container: ContainerClient, name: str) -> BlobVersion:
 
 def keys(ledger: Ledger) -> set[str]:
     return {row.key for row in LedgerListing(ledger).rows()}
+
+
+def stored(ledger: Ledger) -> dict[str, str]:
+    """Every blob of the ledger container (records, histories, sweep state) with its ETag: what a write changes."""
+    return {item.name: str(item.etag) for item in ledger.container.list_blobs()}
+
+
+def submitted_by_event(container: ContainerClient, name: str) -> BlobVersion:
+    """Upload `name` and deliver its event as the host does: a run and a record per trigger, and its history."""
+    blob = container.get_blob_client(name)
+    blob.upload_blob(b"a,b\n", overwrite=True)
+    load_function("blob_trigger").invoke(blob_created_event(blob))
+    entries = [e for e in Ledger.from_settings().entries() if e.firing.get("blob") == name]
+    firing = firing_from_record(entries[0].firing)
+    assert isinstance(firing, BlobVersion) and entries and {e.state for e in entries} == {SUBMITTED}
+    return firing
 
 
 @pytest.fixture
@@ -130,3 +152,86 @@ def test_a_record_written_again_since_the_listing_is_not_deleted(landing: Contai
 
     assert outcome == {entries[0].key: True, rewritten.key: False, entries[2].key: True}
     assert keys(ledger) == {rewritten.key}
+
+
+def test_a_blob_whose_metadata_changed_since_its_submission_counts_as_run_again(
+    landing: ContainerClient, standin: PipelineStandIn
+) -> None:
+    """Its listed ETag is the metadata change's; its record is keyed by the content version it kept."""
+    ledger = Ledger.from_settings()
+    submitted = submitted_by_event(landing, "reviewed.csv")
+    landing.get_blob_client("reviewed.csv").set_blob_metadata({"reviewed": "yes"})  # new ETag, same bytes
+    aged_record(ledger, "landing", SUBMITTED, OLD, submitted)
+    before = stored(ledger)
+
+    dry = cli("prune", "--older-than", "30d", "--dry-run")
+
+    assert dry.code == 0, dry.out
+    assert "landing: 1 entry (1 submitted)" in dry.out
+    assert (f"1 of these blob versions are still in {landing.container_name}/: a later "
+            "`python -m shared backfill landing` would submit them again") in dry.out
+    assert stored(ledger) == before, "a dry run writes nothing"
+
+    assert cli("prune", "--older-than", "30d", "--yes").code == 0
+    assert cli("backfill", "landing", "--yes").code == 0  # what the message warned about
+    assert [r.body["DataPathAssignments"]["input_datapath"]["RelativePath"] for r in standin.runs] == \
+        ["reviewed.csv", "reviewed.csv"]
+
+
+def histories(ledger: Ledger) -> set[str]:
+    return {item.name for item in ledger.container.list_blobs(name_starts_with=VERSIONS_PREFIX)}
+
+
+def in_first_form(ledger: Ledger, blob: BlobVersion) -> None:
+    """Rewrite the blob's history as histories were first written: a bare list, naming no blob."""
+    client = ledger.container.get_blob_client(history_name(blob.ledger_subject))
+    client.upload_blob(json.dumps(json.loads(client.download_blob().readall())["seen"]), overwrite=True)
+
+
+def test_prune_deletes_the_content_version_histories_no_entry_left_needs(
+    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two triggers watch one folder; 41 days on, a history goes once no entry of either is for its versions."""
+    url = standin.published_pipeline_url()
+    set_triggers([watch_trigger("landing", container.container_name, url),
+                  watch_trigger("second", container.container_name, url)])
+    ledger = Ledger.from_settings()
+    pruned, first_form, released = (submitted_by_event(container, name)
+                                    for name in ("pruned.csv", "first-form.csv", "released.csv"))
+    aged_record(ledger, "landing", RELEASED, timedelta(0), released)  # due again: never pruned
+    in_first_form(ledger, first_form)
+    later = utc_now() + timedelta(days=41)
+    monkeypatch.setattr(prune_cmd, "utc_now", lambda: later)
+    assert histories(ledger) == {history_name(b.ledger_subject) for b in (pruned, first_form, released)}
+
+    one_trigger = cli("prune", "--older-than", "30d", "--trigger", "landing", "--yes")
+    assert one_trigger.code == 0 and one_trigger.out.endswith("deleted 2 entries\n"), one_trigger.out
+    assert len(histories(ledger)) == 3, "the other trigger's entries still need all three"
+
+    before = stored(ledger)
+    dry = cli("prune", "--older-than", "30d", "--dry-run")
+    assert dry.code == 0, dry.out
+    assert "second: 3 entries (3 submitted)" in dry.out
+    assert f"2 content-version histories (versions/) that no entry left needs, last written before " \
+           f"{iso(later - timedelta(days=30))}" in dry.out
+    assert "dry run: 3 entries and 2 content-version histories would be deleted; nothing was" in dry.out
+    assert stored(ledger) == before
+
+    done = cli("prune", "--older-than", "30d", "--yes")
+    assert done.code == 0 and "deleted 3 entries and 2 content-version histories" in done.out, done.out
+    assert histories(ledger) == {history_name(released.ledger_subject)}, "its released entry still needs it"
+    assert cli("prune", "--older-than", "30d", "--yes").out.startswith("nothing to prune")
+
+
+def test_a_history_written_since_it_was_read_or_younger_than_the_age_is_kept(landing: ContainerClient) -> None:
+    ledger = Ledger.from_settings()
+    submitted = submitted_by_event(landing, "a.csv")
+    assert list(old_histories(ledger.container, utc_now() - timedelta(days=2))) == []
+    (read,) = old_histories(ledger.container, utc_now() + timedelta(seconds=5))
+    landing.get_blob_client("a.csv").set_blob_metadata({"reviewed": "yes"})
+    changed = next(iter(landing.list_blobs(name_starts_with="a.csv")))
+    content_version(ledger.container, dataclasses.replace(submitted, etag=str(changed.etag).strip('"'),
+                                                          last_modified=changed.last_modified))  # a firing learns it
+
+    assert [(history.name, deleted) for history, deleted in delete(ledger.container, [read])] == [(read.name, False)]
+    assert histories(ledger) == {read.name}

@@ -1,4 +1,5 @@
-"""`prune`: delete old final ledger records (the rule is `shared/retention.py`), saying what that gives up."""
+"""`prune`: delete old final ledger records (the rule is `shared/retention.py`) and the content-version histories
+no record left needs (`shared/version_retention.py`), saying what that gives up."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 from ..checkpoints import StateStore
-from ..clock import parse_iso, utc_now
+from ..clock import iso, parse_iso, utc_now
 from ..config import BridgeConfig, Trigger, load_config
+from ..firing import firing_from_record
 from ..ledger import Ledger
 from ..ledger_index import IndexRow
 from ..ledger_listing import LedgerListing
 from ..retention import Rule, delete, still_watched
+from ..version_retention import Needs, old_histories
 from ..watermark import OVERLAP
 from .errors import USAGE, CliError, ledger_storage, storage_errors, watch_storage
 from .parsing import add_command, add_yes_option, duration
@@ -35,7 +38,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         "Delete ledger entries last written before --older-than: submitted ones, and with --include-failed failed "
         "ones whose outcome is certain. Never claimed, released or uncertain entries, nothing younger than 2 days "
         "(Event Grid's 24-hour redelivery plus a margin), nor anything the trigger's sweep could list again. Says "
-        "how many pruned blobs are still in their watched folder: a later backfill would submit those again.", run)
+        "how many pruned blobs are still in their watched folder: a later backfill would submit those again. Also "
+        "deletes the content-version histories (versions/) that no entry left needs and that were last written "
+        "before --older-than.", run)
     parser.add_argument("--older-than", type=age, required=True, metavar="AGE",
                         help="entries last written more than AGE ago (30d, 6w, 72h; at least 2d)")
     parser.add_argument("--trigger", help="only this trigger's entries")
@@ -51,12 +56,21 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(problem, USAGE)
     config = load_config()
     ledger = Ledger.from_settings()
+    listing = LedgerListing(ledger)
     now = utc_now()
+    before = now - args.older_than
     with storage_errors(ledger_storage()):
         floors = sweep_floors(config, StateStore(ledger.container))
-        chosen = [row for row in LedgerListing(ledger).rows(args.trigger)
-                  if rule.prunable(row, now, floors.get(row.trigger))]
-    if not chosen:
+        needs = Needs({history.name: history for history in old_histories(ledger.container, before)})
+        chosen: list[IndexRow] = []
+        for row in listing.rows():  # every trigger's: a history is about a blob, whichever trigger fired it
+            if args.trigger in (None, row.trigger) and rule.prunable(row, now, floors.get(row.trigger)):
+                chosen.append(row)
+            elif needs.histories:
+                record_stays(needs, listing, row)
+        firings = {row.key: firing_of(listing, row) for row in chosen}
+    histories = needs.unneeded()
+    if not chosen and not histories:
         print(f"nothing to prune: no entry older than {args.older_than.days}d may be deleted")
         return 0
     by_trigger: dict[str, list[IndexRow]] = defaultdict(list)
@@ -66,18 +80,39 @@ def run(args: argparse.Namespace) -> int:
         states = ", ".join(f"{n} {state}" for state, n in sorted(Counter(r.state for r in rows).items()))
         print(f"{trigger}: {len(rows)} entr{'ies' if len(rows) != 1 else 'y'} ({states}), last written "
               f"{min(r.updated_at for r in rows)} .. {max(r.updated_at for r in rows)}")
-        print(f"  {backfill_consequence(config, trigger, {r.key for r in rows})}")
+        subjects = {firing_from_record(firing).ledger_subject for r in rows if (firing := firings[r.key])}
+        print(f"  {backfill_consequence(config, trigger, {r.key for r in rows}, subjects, ledger)}")
+    if histories:
+        print(f"{len(histories)} content-version histor{'ies' if len(histories) != 1 else 'y'} "
+              f"(versions/) that no entry left needs, last written before {iso(before)}")
+    also = f" and {len(histories)} content-version histories" if histories else ""
     if args.dry_run:
-        print(f"dry run: {len(chosen)} entries would be deleted; nothing was")
+        print(f"dry run: {len(chosen)} entries{also} would be deleted; nothing was")
         return 0
-    confirm(f"Delete {len(chosen)} ledger entries?", args.yes)
+    confirm(f"Delete {len(chosen)} ledger entries{also}?", args.yes)
     kept = 0
     with storage_errors(ledger_storage()), Progress("prune", total=len(chosen)) as progress:
-        for done, (_, deleted) in enumerate(delete(ledger.container, chosen), start=1):
-            kept += not deleted
+        for done, (row, deleted) in enumerate(delete(ledger.container, chosen), start=1):
+            if not deleted:  # written again since the listing: it stays, and so does its history
+                kept += 1
+                if firing := firings[row.key]:
+                    needs.record_stays(firing)
             progress(done)
-    print(f"deleted {len(chosen) - kept} entries" + (f"; kept {kept} written again since the listing" if kept else ""))
+        gone = sum(deleted for _, deleted in delete(ledger.container, needs.unneeded()))
+    print(f"deleted {len(chosen) - kept} entries" + (f" and {gone} content-version histories" if gone else "")
+          + (f"; kept {kept} written again since the listing" if kept else ""))
     return 0
+
+
+def firing_of(listing: LedgerListing, row: IndexRow) -> dict | None:
+    """The row's firing, downloading the record only when it did not fit the listing (None: deleted since)."""
+    completed = listing.complete(row)
+    return completed.firing if completed is not None else None
+
+
+def record_stays(needs: Needs, listing: LedgerListing, row: IndexRow) -> None:
+    if firing := firing_of(listing, row):
+        needs.record_stays(firing)
 
 
 def sweep_floors(config: BridgeConfig, store: StateStore) -> dict[str, datetime]:
@@ -96,14 +131,14 @@ def sweep_floors(config: BridgeConfig, store: StateStore) -> dict[str, datetime]
     return floors
 
 
-def backfill_consequence(config: BridgeConfig, name: str, keys: set[str]) -> str:
+def backfill_consequence(config: BridgeConfig, name: str, keys: set[str], subjects: set[str], ledger: Ledger) -> str:
     trigger: Trigger | None = next((t for t in config.triggers if t.name == name), None)
     if trigger is None:
         return "trigger no longer configured: nothing can submit these blobs again"
     if trigger.watch is None:
         return "scheduled slots: the schedule never fires a past slot again"
     with storage_errors(watch_storage(trigger)):
-        present = still_watched(trigger, keys)
+        present = still_watched(trigger, keys, subjects, ledger.container)
     if not present:
         return f"none of these blob versions is still in {watched_place(trigger)}: a later backfill runs none again"
     return (f"{present} of these blob versions are still in {watched_place(trigger)}: a later "
