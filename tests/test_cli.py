@@ -287,6 +287,30 @@ def test_dry_run_prints_the_exact_request_and_sends_nothing(
     assert not Ledger.from_settings().container.exists()
 
 
+def test_dry_run_of_a_blob_whose_metadata_changed_shows_the_run_key_its_firing_would_use(
+    cli: Callable[..., Result], landing: ContainerClient, standin: PipelineStandIn
+) -> None:
+    """Set Blob Metadata gives a new ETag; the firing finds the content version's record, and its run key."""
+    upload(landing, "incoming/a.csv")
+    uploaded = str(landing.get_blob_client("incoming/a.csv").get_blob_properties().etag).strip('"')
+    deliver(landing, "incoming/a.csv")
+    (run,) = standin.runs
+    landing.get_blob_client("incoming/a.csv").set_blob_metadata({"reviewed": "yes"})
+    ledger = Ledger.from_settings().container
+    before = {item.name: item.etag for item in ledger.list_blobs()}
+
+    shown = cli("dry-run", "landing", "--blob", "incoming/a.csv", "--json")
+    text = cli("dry-run", "landing", "--blob", "incoming/a.csv")
+
+    assert shown.code == 0 and text.code == 0, shown.err + text.err
+    request = json.loads(shown.out)
+    assert request["run_key"] == run.body["tags"]["bridge_run_key"]
+    assert request["firing"]["same_content_as"] == uploaded and request["firing"]["etag"] != uploaded
+    assert f"# run key {request['run_key']}:" in text.out and f'"same_content_as": "{uploaded}"' in text.out
+    assert {item.name: item.etag for item in ledger.list_blobs()} == before, "a dry run writes nothing"
+    assert len(standin.runs) == 1
+
+
 def test_dry_run_of_a_watch_needs_a_blob_and_says_why_a_blob_would_not_fire(
     cli: Callable[..., Result], landing: ContainerClient, standin: PipelineStandIn
 ) -> None:

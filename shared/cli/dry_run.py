@@ -1,7 +1,9 @@
 """`dry-run`: the exact request a trigger would send, without sending or writing anything.
 
 For a watch trigger the blob's real properties are read when it exists (read only), so the request and
-the match decision are the ones an upload of that blob would get; for a schedule, its next slot.
+the match decision are the ones an upload of that blob would get, and its content version is looked up (read
+only) in its history, so the run key is the one its firing would use (a metadata change keeps the key of the
+bytes it kept); for a schedule, its next slot.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from azure.core.exceptions import ResourceNotFoundError
 from ..accounts import connection_account
 from ..clock import utc_now
 from ..config import Trigger, load_config
+from ..content_versions import peek_content_version
 from ..dispatch import build_request
 from ..firing import BlobVersion, Firing, ScheduledSlot
+from ..ledger import Ledger
 from ..listing import blob_version, watched_container
 from ..matching import decide
 from .errors import USAGE, CliError, find_trigger, ledger_storage, storage_errors, watch_storage
@@ -72,12 +76,17 @@ def blob_firing(trigger: Trigger, name: str | None) -> Firing:
         blob = container.get_blob_client(name)
         try:
             props = blob.get_blob_properties()
-            firing = blob_version(container, props, connection_account(watch.connection))
         except ResourceNotFoundError:
-            firing = BlobVersion(container=watch.container, name=name, etag=NOT_UPLOADED, url=blob.url)
+            return matched(trigger, BlobVersion(container=watch.container, name=name, etag=NOT_UPLOADED, url=blob.url))
+        firing = matched(trigger, blob_version(container, props, connection_account(watch.connection)))
+    with storage_errors(ledger_storage()):  # the key its firing would use, read from its history
+        return peek_content_version(Ledger.from_settings().container, firing)
+
+
+def matched(trigger: Trigger, firing: BlobVersion) -> BlobVersion:
     decision = decide(dataclasses.replace(trigger, status="Active"), firing)
     if not decision.matched:
-        raise CliError(f"no request: blob {name!r} would not fire trigger {trigger.name!r}: "
+        raise CliError(f"no request: blob {firing.name!r} would not fire trigger {trigger.name!r}: "
                        f"{skip_reason(trigger, decision.reason)}")
     return firing
 
