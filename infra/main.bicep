@@ -113,6 +113,9 @@ param ledgerRetentionDays int = 0
 @description('With ledgerRetentionDays: also delete failed records whose outcome is certain (never those whose run may exist).')
 param ledgerRetentionIncludesFailed bool = false
 
+@description('With ledgerRetentionDays: also delete content-version histories (versions/) that many days after their last write. Unlike prune it cannot see which records still need one: a metadata-only change of a blob whose history went while a failed or released record of it is kept runs once more.')
+param ledgerRetentionIncludesHistories bool = false
+
 @description('Allow FTP/SCM basic-auth publishing credentials. Keep false: az/func/azd publish with Entra ID tokens.')
 param allowBasicPublishingCredentials bool = false
 
@@ -256,6 +259,7 @@ module ledgerRetention 'modules/ledger-retention.bicep' = if (ledgerRetentionDay
     // The module refuses fewer than 2 days (its @minValue), naming this value in the error.
     retentionDays: ledgerRetentionDays
     includeFailed: ledgerRetentionIncludesFailed
+    includeHistories: ledgerRetentionIncludesHistories
   }
 }
 

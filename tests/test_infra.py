@@ -34,7 +34,7 @@ from pathlib import Path
 import lark
 import pytest
 
-from shared import events, ledger, retention
+from shared import content_versions, events, ledger, retention
 from shared.config import parse_config
 from shared.ledger_index import index_tags
 from shared.targets import DEFAULT_KIND, TARGET_KINDS
@@ -788,19 +788,29 @@ def test_ledger_retention_is_off_by_default_and_never_shorter_than_event_grid_re
     assert _decorators(module["parameters"]["retentionDays"])["min_value"] == 2
 
 
+def deployed_rules(module: dict, **flags: bool) -> list[str]:
+    """The rules the module's policy deploys for these parameter values: its `concat(...)` of `cond ? [...] : []`."""
+    (policy,) = _resources_of_type(module, "Microsoft.Storage/storageAccounts/managementPolicies")
+    assert policy["name"] == "default"
+    expression = policy["properties"]["policy"]["rules"]["function"]
+    assert expression["type"] == "concat"
+    rules: list[str] = []
+    for part in expression["parameters"].values():
+        if isinstance(part, list):
+            rules += part
+        else:
+            chosen = part["operator"]["operands"]
+            rules += chosen["true_value"] if flags[chosen["condition"]] else chosen["false_value"]
+    return rules
+
+
 def test_ledger_retention_deletes_only_final_records_under_the_ledgers_runs_prefix():
     """The rule `prune` applies: submitted records, failed ones only when asked and only when certain, never
     a claimed or released one. Checked against the ledger's own names."""
     module = parsed(INFRA / "modules" / "ledger-retention.bicep")
     variables = {name: v["value"] for name, v in module["variables"].items()}
-    (policy,) = _resources_of_type(module, "Microsoft.Storage/storageAccounts/managementPolicies")
-    assert policy["name"] == "default"
-    rules = policy["properties"]["policy"]["rules"]["operator"]["operands"]
-    assert rules == {
-        "condition": "includeFailed",
-        "true_value": ["submittedRule", "certainFailedRule"],
-        "false_value": ["submittedRule"],
-    }
+    assert deployed_rules(module, includeFailed=False, includeHistories=False) == ["submittedRule"]
+    assert deployed_rules(module, includeFailed=True, includeHistories=False) == ["submittedRule", "certainFailedRule"]
     assert module["parameters"]["includeFailed"]["default"] is False
     assert variables["filtersBase"]["prefixMatch"] == ["${ledgerContainerName}/" + ledger.RUNS_PREFIX]
 
@@ -821,6 +831,25 @@ def test_ledger_retention_deletes_only_final_records_under_the_ledgers_runs_pref
     assert main["parameters"]["ledgerContainerName"]["default"] == ledger.DEFAULT_CONTAINER
     assert _settings(main, "baseAppSettings")["PIPELINE_LEDGER_CONTAINER"] == "ledgerContainerName"
     assert body(main["modules"]["ledgerRetention"])["params"]["includeFailed"] == "ledgerRetentionIncludesFailed"
+
+
+def test_the_optional_histories_rule_deletes_only_content_version_histories_by_age():
+    """Issue 16: `versions/` grows with every blob; a rule may delete it by age (it cannot see the records)."""
+    module = parsed(INFRA / "modules" / "ledger-retention.bicep")
+    assert module["parameters"]["includeHistories"]["default"] is False
+    assert deployed_rules(module, includeFailed=False, includeHistories=True) == ["submittedRule", "historiesRule"]
+    assert deployed_rules(module, includeFailed=True, includeHistories=True) == \
+        ["submittedRule", "certainFailedRule", "historiesRule"]
+    rule = module["variables"]["historiesRule"]["value"]
+    prefix = "${ledgerContainerName}/" + content_versions.VERSIONS_PREFIX
+    assert rule["definition"] == {
+        "filters": {"blobTypes": ["blockBlob"], "prefixMatch": [prefix]}, "actions": "deleteAfterRetention",
+    }, "no blobIndexMatch: histories carry no tags; the prefix keeps it off the records under runs/"
+    assert content_versions.VERSIONS_PREFIX != ledger.RUNS_PREFIX
+    assert re.fullmatch(r"[a-z0-9]+", rule["name"]) and rule["enabled"] is True
+    main = parsed(INFRA / "main.bicep")
+    assert main["parameters"]["ledgerRetentionIncludesHistories"]["default"] is False
+    assert body(main["modules"]["ledgerRetention"])["params"]["includeHistories"] == "ledgerRetentionIncludesHistories"
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,11 @@
 // and nothing younger than Event Grid's 24-hour retry window plus a day of margin. Each record carries
 // the blob index tags `state` and `uncertain`, which is what the rules match (blobIndexMatch tests
 // equality only, and all its conditions must hold).
+//
+// Optionally (includeHistories) the content-version histories under <ledger container>/versions/ go too,
+// retentionDays after their last write. Unlike `prune`, a rule cannot see whether a record still needs a
+// history: one deleted while a failed or released record of its blob is kept makes a later metadata-only
+// change of that blob count as new content, one run more (README, "Ledger retention").
 
 param accountName string
 
@@ -20,6 +25,9 @@ param retentionDays int
 
 @description('Also delete failed records whose outcome is certain (the run does not exist); they are what an operator replays.')
 param includeFailed bool = false
+
+@description('Also delete content-version histories (versions/) retentionDays after their last write, whatever records remain: a metadata-only change of a blob whose history went counts as new content (one run more).')
+param includeHistories bool = false
 
 var filtersBase = {
   blobTypes: [
@@ -80,6 +88,24 @@ var certainFailedRule = {
   }
 }
 
+// Histories carry no index tags: the rule can tell them by their age only.
+var historiesRule = {
+  name: 'ledgerhistories'
+  enabled: true
+  type: 'Lifecycle'
+  definition: {
+    filters: {
+      blobTypes: [
+        'blockBlob'
+      ]
+      prefixMatch: [
+        '${ledgerContainerName}/versions/'
+      ]
+    }
+    actions: deleteAfterRetention
+  }
+}
+
 resource account 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: accountName
 }
@@ -90,12 +116,13 @@ resource ledgerRetention 'Microsoft.Storage/storageAccounts/managementPolicies@2
   name: 'default'
   properties: {
     policy: {
-      rules: includeFailed ? [
+      rules: concat([
         submittedRule
+      ], includeFailed ? [
         certainFailedRule
-      ] : [
-        submittedRule
-      ]
+      ] : [], includeHistories ? [
+        historiesRule
+      ] : [])
     }
   }
 }
