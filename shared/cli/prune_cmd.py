@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ..checkpoints import StateStore
 from ..clock import iso, parse_iso, utc_now
@@ -50,41 +52,30 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_yes_option(parser)
 
 
+@dataclass
+class Plan:
+    """What a prune deletes: the entries `chosen` (with their firings, by key) and the histories `needs` rules out."""
+
+    chosen: list[IndexRow]
+    firings: dict[str, dict[str, Any] | None]
+    needs: Needs
+
+
 def run(args: argparse.Namespace) -> int:
     rule = Rule(args.older_than, include_failed=args.include_failed)
     if problem := rule.problem():
         raise CliError(problem, USAGE)
     config = load_config()
     ledger = Ledger.from_settings()
-    listing = LedgerListing(ledger)
     now = utc_now()
     before = now - args.older_than
     with storage_errors(ledger_storage()):
-        floors = sweep_floors(config, StateStore(ledger.container))
-        needs = Needs({history.name: history for history in old_histories(ledger.container, before)})
-        chosen: list[IndexRow] = []
-        for row in listing.rows():  # every trigger's: a history is about a blob, whichever trigger fired it
-            if args.trigger in (None, row.trigger) and rule.prunable(row, now, floors.get(row.trigger)):
-                chosen.append(row)
-            elif needs.histories:
-                record_stays(needs, listing, row)
-        firings = {row.key: firing_of(listing, row) for row in chosen}
-    histories = needs.unneeded()
+        plan = make_plan(config, ledger, rule, args.trigger, now, before)
+    chosen, histories = plan.chosen, plan.needs.unneeded()
     if not chosen and not histories:
         print(f"nothing to prune: no entry older than {args.older_than.days}d may be deleted")
         return 0
-    by_trigger: dict[str, list[IndexRow]] = defaultdict(list)
-    for row in chosen:
-        by_trigger[row.trigger].append(row)
-    for trigger, rows in sorted(by_trigger.items()):
-        states = ", ".join(f"{n} {state}" for state, n in sorted(Counter(r.state for r in rows).items()))
-        print(f"{trigger}: {len(rows)} entr{'ies' if len(rows) != 1 else 'y'} ({states}), last written "
-              f"{min(r.updated_at for r in rows)} .. {max(r.updated_at for r in rows)}")
-        subjects = {firing_from_record(firing).ledger_subject for r in rows if (firing := firings[r.key])}
-        print(f"  {backfill_consequence(config, trigger, {r.key for r in rows}, subjects, ledger)}")
-    if histories:
-        print(f"{len(histories)} content-version histor{'ies' if len(histories) != 1 else 'y'} "
-              f"(versions/) that no entry left needs, last written before {iso(before)}")
+    show(config, ledger, plan, before)
     also = f" and {len(histories)} content-version histories" if histories else ""
     if args.dry_run:
         print(f"dry run: {len(chosen)} entries{also} would be deleted; nothing was")
@@ -95,24 +86,50 @@ def run(args: argparse.Namespace) -> int:
         for done, (row, deleted) in enumerate(delete(ledger.container, chosen), start=1):
             if not deleted:  # written again since the listing: it stays, and so does its history
                 kept += 1
-                if firing := firings[row.key]:
-                    needs.record_stays(firing)
+                if firing := plan.firings[row.key]:
+                    plan.needs.record_stays(firing)
             progress(done)
-        gone = sum(deleted for _, deleted in delete(ledger.container, needs.unneeded()))
+        gone = sum(deleted for _, deleted in delete(ledger.container, plan.needs.unneeded()))
     print(f"deleted {len(chosen) - kept} entries" + (f" and {gone} content-version histories" if gone else "")
           + (f"; kept {kept} written again since the listing" if kept else ""))
     return 0
 
 
-def firing_of(listing: LedgerListing, row: IndexRow) -> dict | None:
+def make_plan(config: BridgeConfig, ledger: Ledger, rule: Rule, trigger: str | None, now: datetime,
+              before: datetime) -> Plan:
+    """One listing of the ledger, every trigger's entries: a history is about a blob, whichever trigger fired it."""
+    listing = LedgerListing(ledger)
+    floors = sweep_floors(config, StateStore(ledger.container))
+    needs = Needs({history.name: history for history in old_histories(ledger.container, before)})
+    chosen: list[IndexRow] = []
+    for row in listing.rows():
+        if trigger in (None, row.trigger) and rule.prunable(row, now, floors.get(row.trigger)):
+            chosen.append(row)
+        elif needs.histories and (firing := firing_of(listing, row)):
+            needs.record_stays(firing)
+    return Plan(chosen, {row.key: firing_of(listing, row) for row in chosen}, needs)
+
+
+def firing_of(listing: LedgerListing, row: IndexRow) -> dict[str, Any] | None:
     """The row's firing, downloading the record only when it did not fit the listing (None: deleted since)."""
     completed = listing.complete(row)
     return completed.firing if completed is not None else None
 
 
-def record_stays(needs: Needs, listing: LedgerListing, row: IndexRow) -> None:
-    if firing := firing_of(listing, row):
-        needs.record_stays(firing)
+def show(config: BridgeConfig, ledger: Ledger, plan: Plan, before: datetime) -> None:
+    """Per trigger, the entries and what a backfill would run again; then the histories."""
+    by_trigger: dict[str, list[IndexRow]] = defaultdict(list)
+    for row in plan.chosen:
+        by_trigger[row.trigger].append(row)
+    for trigger, rows in sorted(by_trigger.items()):
+        states = ", ".join(f"{n} {state}" for state, n in sorted(Counter(r.state for r in rows).items()))
+        print(f"{trigger}: {len(rows)} entr{'ies' if len(rows) != 1 else 'y'} ({states}), last written "
+              f"{min(r.updated_at for r in rows)} .. {max(r.updated_at for r in rows)}")
+        subjects = {firing_from_record(firing).ledger_subject for r in rows if (firing := plan.firings[r.key])}
+        print(f"  {backfill_consequence(config, trigger, {r.key for r in rows}, subjects, ledger)}")
+    if histories := plan.needs.unneeded():
+        print(f"{len(histories)} content-version histor{'ies' if len(histories) != 1 else 'y'} (versions/) that no "
+              f"entry left needs, last written before {iso(before)}")
 
 
 def sweep_floors(config: BridgeConfig, store: StateStore) -> dict[str, datetime]:
