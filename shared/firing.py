@@ -94,9 +94,12 @@ Firing = BlobVersion | ScheduledSlot
 
 
 def firing_from_record(described: Mapping[str, object]) -> Firing:
-    """The firing back from what a ledger entry stores (`describe()`), so an operator's replay can log it."""
+    """The firing back from what a ledger entry stores (`describe()`), with the content version it was claimed
+    for (decided before every claim), so it keys the same entry and run key: a replay that rebuilds its request
+    finds or dedupes the run its first attempt may have started."""
     if "slot" in described:
         return ScheduledSlot(datetime.fromisoformat(str(described["slot"]).replace("Z", "+00:00")))
-    account = described.get("account")
-    return BlobVersion(container=str(described["container"]), name=str(described["blob"]),
-                       etag=str(described["etag"]), account=str(account) if account else None)
+    account, etag = described.get("account"), str(described["etag"])
+    return BlobVersion(container=str(described["container"]), name=str(described["blob"]), etag=etag,
+                       account=str(account) if account else None,
+                       content_version=str(described.get("same_content_as") or etag))

@@ -64,7 +64,7 @@ class Needs:
             return
         name = history_name(fired.ledger_subject)
         history = self.histories.get(name)
-        if history is not None and normalise_etag(str(firing.get("same_content_as") or fired.etag)) in history.versions:
+        if history is not None and normalise_etag(fired.content_version or fired.etag) in history.versions:
             self.needed.add(name)
 
     def unneeded(self) -> list[StoredHistory]:

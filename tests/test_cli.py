@@ -23,6 +23,7 @@ from shared.cli import main
 from shared.cli.terminal import Progress
 from shared.event_path import RetryLaterError
 from shared.ledger import FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry
+from shared.run_keys import run_key_for
 from tests.support.azurite import ACCOUNT_KEY, Azurite
 from tests.support.host import blob_created_event, load_function
 from tests.support.identity import IdentityEndpoint
@@ -594,6 +595,33 @@ def test_replay_rebuild_uses_the_fixed_configuration(
     assert standin.runs[0].body["ExperimentName"] == "fixed"
     entry = ledger_entries()["a.csv"]
     assert entry.state == SUBMITTED and entry.request["body"]["ExperimentName"] == "fixed"
+
+
+def test_replay_rebuild_of_a_firing_claimed_through_a_metadata_changed_etag_keeps_its_run_key(
+    cli: Callable[..., Result], set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    """A trigger added later backfills a blob whose metadata changed after the first trigger's run: its record
+    carries `same_content_as`, and a rebuilt request must carry the key its first attempt sent, or a lookup
+    after an uncertain outcome misses that run."""
+    landing = watch_trigger("landing", container.container_name, standin.published_pipeline_url())
+    set_triggers([landing])
+    upload(container, "a.csv")
+    deliver(container, "a.csv")  # the blob's history learns the upload's ETag
+    container.get_blob_client("a.csv").set_blob_metadata({"reviewed": "yes"})
+    time.sleep(2.1)  # older than the sweep's one-second overlap
+    set_triggers([landing, watch_trigger("audit", container.container_name, standin.published_pipeline_url())])
+    assert cli("sweep", "audit").code == 0  # arms it
+    standin.fail_next(404)
+    assert cli("backfill", "audit", "--yes").code == 1
+    [entry] = Ledger.from_settings().entries("audit")
+    assert entry.state == FAILED and entry.firing["same_content_as"] != entry.firing["etag"]
+
+    rebuilt = cli("replay", entry.key[:12], "--rebuild", "--yes")
+
+    assert rebuilt.code == 0, rebuilt.out
+    assert standin.runs[-1].body["tags"]["bridge_run_key"] == entry.request["run_key"] == run_key_for(entry.key)
+    [replayed] = Ledger.from_settings().entries("audit")
+    assert replayed.state == SUBMITTED and replayed.request["run_key"] == entry.request["run_key"]
 
 
 def test_a_replay_that_fails_transiently_stays_replayable(

@@ -22,7 +22,8 @@ from shared.content_versions import (
     history_blob,
     peek_content_version,
 )
-from shared.firing import BlobVersion
+from shared.firing import BlobVersion, firing_from_record
+from shared.ledger import entry_key
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -65,6 +66,13 @@ def test_an_earlier_etag_decided_after_its_successor_joins_the_successors_versio
     assert decide([seen("E2", "E2", second=5)], version("E1"))[0] == "E2"
     assert decide([seen("E0", "E0", md5="md5-b"), seen("E2", "E2", second=5)], version("E1", second=2))[0] == "E2"
     assert decide([seen("E3", "E3", md5="md5-b", second=9)], version("E1"))[0] == "E1"
+
+
+def test_a_recorded_firing_comes_back_with_its_content_version_and_so_its_ledger_key() -> None:
+    for blob in (BlobVersion("uploads", "a.csv", "E2", account="acct", content_version="E1"),
+                 BlobVersion("uploads", "a.csv", "E1", account="acct", content_version="E1")):
+        assert firing_from_record(blob.describe()) == blob
+        assert entry_key("t", firing_from_record(blob.describe())) == entry_key("t", blob)
 
 
 def test_the_history_keeps_the_latest_etags_only() -> None:
