@@ -15,7 +15,9 @@ from azure.storage.blob import BlobProperties, ContainerClient
 from .accounts import connection_account
 from .checkpoints import StateStore
 from .config import Trigger
+from .content_versions import peek_content_version
 from .dispatch import REFUSAL_REASONS
+from .firing import BlobVersion, firing_from_record
 from .firing_pool import Progress
 from .ledger import FAILED, SUBMITTED, Ledger, entry_key
 from .ledger_listing import LedgerListing
@@ -43,21 +45,42 @@ class BackfillCount:
     recorded: int
 
 
-def recorded_states(ledger: Ledger, trigger: str) -> dict[str, str]:
-    """The final records of one trigger, by key, from one listing: nothing downloaded (`shared/ledger_index.py`)."""
-    return {row.key: row.state for row in LedgerListing(ledger).rows(trigger, {SUBMITTED, FAILED})}
+@dataclass(frozen=True)
+class Recorded:
+    """One trigger's final records (submitted or failed), from one listing (`shared/ledger_index.py`): their
+    states by key, and the blobs they are about. Only a firing too long for the listing is downloaded."""
+
+    trigger: str
+    ledger: ContainerClient  # where the content-version histories are
+    states: dict[str, str]
+    subjects: frozenset[str]
+
+    @classmethod
+    def read(cls, ledger: Ledger, trigger: str) -> Recorded:
+        listing = LedgerListing(ledger)
+        rows = [row for row in map(listing.complete, listing.rows(trigger, {SUBMITTED, FAILED})) if row is not None]
+        return cls(trigger, ledger.container, {row.key: row.state for row in rows},
+                   frozenset(firing_from_record(row.firing).ledger_subject for row in rows if row.firing))
+
+    def find(self, blob: BlobVersion) -> tuple[BlobVersion, str | None]:
+        """`blob` as its firing would key it, and the state of that record (None: it has none). A blob with a
+        record is keyed by its content version, looked up read only in its history, so a metadata change since
+        its submission finds that submission; a blob without one costs no lookup."""
+        if blob.ledger_subject in self.subjects:
+            blob = peek_content_version(self.ledger, blob)
+        return blob, self.states.get(entry_key(self.trigger, blob))
 
 
 def count_backfill(trigger: Trigger, store: StateStore, ledger: Ledger) -> BackfillCount:
     container, watermark = backfill_candidates(trigger, store)
     account = connection_account(trigger.watch.connection)  # type: ignore[union-attr]
-    recorded = recorded_states(ledger, trigger.name)
+    recorded = Recorded.read(ledger, trigger.name)
     blobs = known = 0
     for item in Listing(container, trigger.watch):  # type: ignore[arg-type]
         blob = blob_version(container, item, account)
         if (watermark is None or item.last_modified < watermark) and decide(trigger, blob).matched:
             blobs += 1
-            known += entry_key(trigger.name, blob) in recorded
+            known += recorded.find(blob)[1] is not None
     return BackfillCount(blobs, known)
 
 
@@ -66,14 +89,13 @@ def backfill(trigger: Trigger, runtime: Runtime, store: StateStore, progress: Pr
     (and logged) without a claim; the ledger still drops any submitted since."""
     container, watermark = backfill_candidates(trigger, store)
     account = connection_account(trigger.watch.connection)  # type: ignore[union-attr]
-    recorded = recorded_states(runtime.ledger, trigger.name)
+    recorded = Recorded.read(runtime.ledger, trigger.name)
     report = SweepReport(trigger.name, state="backfilled")
 
     def wanted(item: BlobProperties) -> bool:
         if watermark is not None and item.last_modified >= watermark:
             return False
-        blob = blob_version(container, item, account)
-        state = recorded.get(entry_key(trigger.name, blob))
+        blob, state = recorded.find(blob_version(container, item, account))
         if state is None:
             return True
         report.skipped[REFUSAL_REASONS[state]] += 1

@@ -221,14 +221,19 @@ def test_replay_refuses_a_key_that_is_not_hexadecimal(ledger: Ledger, key: str,
 # -- backfill's counts ------------------------------------------------------------------------------
 
 
+def armed_in_the_future(ledger: Ledger) -> None:
+    """`alpha`'s sweep watermark far ahead: every blob predates it, so a backfill considers them all."""
+    ledger.ensure_container()
+    future = "2999-01-01T00:00:00.000Z"
+    StateStore(ledger.container).write("sweep/alpha", {"watermark": future, "last_sweep_at": future}, None)
+
+
 def test_backfill_skips_recorded_blobs_from_the_listing_without_reading_or_claiming_them(
     ledger: Ledger, proxy: FaultProxy, container: ContainerClient, standin: PipelineStandIn
 ) -> None:
     for index in range(5):
         container.get_blob_client(f"old-{index}.csv").upload_blob(b"x")
-    ledger.ensure_container()
-    future = "2999-01-01T00:00:00.000Z"  # every blob predates this watermark
-    StateStore(ledger.container).write("sweep/alpha", {"watermark": future, "last_sweep_at": future}, None)
+    armed_in_the_future(ledger)
     assert cli("backfill", "alpha", "--yes").code == 0 and len(standin.runs) == 5
     proxy.seen.clear()
 
@@ -246,3 +251,24 @@ def test_backfill_skips_recorded_blobs_from_the_listing_without_reading_or_claim
     assert "5 already have a final ledger record (submitted or failed) and are skipped, 1 would be submitted" in \
         mixed.out and "5 duplicate" in mixed.out
     assert downloads(proxy) == [] and len(standin.runs) == 6
+
+
+def test_backfill_counts_and_skips_a_blob_whose_metadata_changed_since_its_submission_without_a_claim(
+    ledger: Ledger, proxy: FaultProxy, container: ContainerClient, standin: PipelineStandIn
+) -> None:
+    """Set Blob Metadata gives the blob a new ETag, but its record is keyed by the content version it kept."""
+    container.get_blob_client("old.csv").upload_blob(b"x")
+    armed_in_the_future(ledger)
+    assert cli("backfill", "alpha", "--yes").code == 0 and len(standin.runs) == 1
+    container.get_blob_client("old.csv").set_blob_metadata({"reviewed": "yes"})
+    container.get_blob_client("new.csv").upload_blob(b"y")
+    proxy.seen.clear()
+
+    again = cli("backfill", "alpha", "--yes")
+
+    assert "1 already have a final ledger record (submitted or failed) and are skipped, 1 would be submitted" in \
+        again.out and "1 submitted; skipped 1 duplicate" in again.out
+    written = {path.split("?")[0] for method, path in proxy.seen if method == "PUT" and "/runs/" in path}
+    assert len(written) == 1  # new.csv's claim and record: none for old.csv
+    assert sorted(run.body["DataPathAssignments"]["input_datapath"]["RelativePath"] for run in standin.runs) == \
+        ["new.csv", "old.csv"]
