@@ -1,9 +1,12 @@
-"""Chaos: hundreds of blobs through the event path and the sweep, in worker processes that are SIGKILLed
-at chosen points, while the pipeline service misbehaves on a seeded share of calls; then proof, blob by
-blob, that every version ran exactly once or (a kind without a lookup) is recorded `failed`, flagged.
+"""Chaos: hundreds of blobs in two storage accounts through the event path and the sweep, in worker processes
+that are SIGKILLed at chosen points, while the pipeline service misbehaves on a seeded share of calls; then
+metadata, property, tag and tier changes and new content between sweeps, under the same storm; then proof,
+version by version, that every content version ran exactly once or (a kind without a lookup) is recorded
+`failed`, flagged.
 
-Run once per target kind (`KINDS`; a kind is added by adding a line). Real Azurite, real azure-identity,
-the pipeline stand-in, and the functions in `tests.support.worker` processes. Injected:
+Run once per target kind (`KINDS`; a kind is added by adding a line). Real Azurite (two accounts, a container
+of the same name in each, the same blob names in both), real azure-identity, the pipeline stand-in, and the
+functions in `tests.support.worker` processes. Injected:
 - the service: 429 + Retry-After and 503 (not processed); 500/502/504, a dropped connection, an answer cut
   off half-way and a stall past the read timeout, each *after creating the run*; a stall with no run;
   new runs listed by the lookups only after a visibility delay; lookups answered 503 now and then;
@@ -11,7 +14,11 @@ the pipeline stand-in, and the functions in `tests.support.worker` processes. In
   on it, and after the service created the run, before the ledger write; a sweep killed the same way with
   requests in flight;
 - Event Grid: each event delivered 0-3 times, some copies at the same moment, and every delivery that
-  failed or whose worker died delivered again; the sweep (armed before the uploads) finds the rest.
+  failed or whose worker died delivered again; the sweeps (armed before the uploads) find the rest;
+- storage, once the first storm has settled: Set Blob Metadata, Set Blob Properties (keeping Content-MD5, as
+  the portal and Storage Explorer do), Set Blob Tags and Set Blob Tier on a seeded share of the blobs, new
+  bytes on another share (half of them the same size), and first-storm events delivered again late, while
+  a second storm runs the same faults and kills.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from azure.storage.blob import ContainerClient
+from azure.storage.blob import BlobClient, ContainerClient
 
 from shared.cli.app import main as cli
+from shared.firing import normalise_etag
 from shared.ledger import FAILED, SUBMITTED, Ledger, LedgerEntry
+from tests.support.azurite import ACCOUNT, SECOND_ACCOUNT, SECOND_CONNECTION
 from tests.support.host import blob_created_event
 from tests.support.http_server import Request
 from tests.support.standin import AcceptedRun, Fault, Hold, PipelineStandIn, blob_named
@@ -40,7 +49,8 @@ from tests.support.worker import Worker
 Setter = Callable[[list[Any]], None]
 Event = dict[str, Any]
 SEED = 20261201
-BLOBS = 500
+BLOBS = 500  # in the first account
+TWINS = 100  # in the second account: the first TWINS names again, in a container of the same name
 DECOYS = 20  # in a subfolder: delivered like the others, must never run
 FLEET = 6  # worker processes
 LEASE_SECONDS = 4.0  # above the worst submission: retry budget 1.5 s + connect 1 s + read timeout 0.5 s
@@ -73,6 +83,28 @@ SERVICE_FAULTS: list[tuple[float, str, Fault]] = [
 ]
 LOOKUP_FAULT_SHARE = 0.05  # lookups answered 503
 KILL_SHARES = {"after_claim": 0.01, "after_create": 0.02}
+# Between the storms: which blobs get new bytes, which first-storm events arrive again, which writes leave
+# the bytes alone (a blob gets each of these with this chance).
+NEW_CONTENT_SHARE = 0.15
+LATE_EVENT_SHARE = 0.1
+MUTATION_SHARE = 0.3
+THRESHOLDS = {ACCOUNT: 0.5, SECOND_ACCOUNT: 0.75}  # a parameter each account's trigger sends: where a run came from
+TRIGGERS = {ACCOUNT: "chaos", SECOND_ACCOUNT: "chaos-b"}
+
+
+def keep_md5(blob: BlobClient, content_type: str) -> None:
+    """Set Blob Properties the way the portal and Storage Explorer do: the current headers, one changed."""
+    settings = blob.get_blob_properties().content_settings
+    settings.content_type = content_type
+    blob.set_http_headers(settings)
+
+
+MUTATIONS: dict[str, Callable[[BlobClient, random.Random], object]] = {
+    "metadata": lambda blob, rng: blob.set_blob_metadata({"processed": str(rng.random())}),
+    "properties": lambda blob, rng: keep_md5(blob, rng.choice(["text/csv", "text/plain"])),
+    "tags": lambda blob, rng: blob.set_blob_tags({"stage": str(rng.randrange(9))}),
+    "tier": lambda blob, rng: blob.set_standard_blob_tier(rng.choice(["Cool", "Hot"])),
+}
 
 
 @dataclass(frozen=True)
@@ -90,6 +122,28 @@ KINDS = [
     pytest.param(KindUnderTest("aml_pipeline_job"), id="aml_pipeline_job"),  # idempotent: re-sending settles it
     pytest.param(KindUnderTest("databricks_job"), id="databricks_job"),
 ]
+
+
+def threshold_in(body: Any) -> float | None:
+    """The `threshold` parameter wherever a kind puts it (a plain value, or an AML v2 literal input)."""
+    if isinstance(body, dict):
+        for name, value in body.items():
+            if name == "threshold":
+                return float(value["value"] if isinstance(value, dict) else value)
+            if (found := threshold_in(value)) is not None:
+                return found
+    return None
+
+
+def origin(body: Any) -> str | None:
+    """`account/blob` of the blob a submission is for."""
+    name, threshold = blob_named(body), threshold_in(body)
+    account = next((account for account, value in THRESHOLDS.items() if value == threshold), None)
+    return f"{account}/{name}" if name is not None and account is not None else None
+
+
+def sweeping(account: str) -> str:
+    return f"sweep:{TRIGGERS[account]}"
 
 
 class Fleet:
@@ -115,11 +169,14 @@ class Fleet:
         self.free.put(worker)
         return answer
 
-    def kill_working_on(self, blob: str, reason: str) -> None:
-        """Whoever sent the held request: the workers delivering that blob, else the one sweeping."""
+    def sweep(self, account: str) -> dict[str, Any] | None:
+        return self.run({"op": "sweep", "trigger": TRIGGERS[account]}, sweeping(account))
+
+    def kill_working_on(self, key: str, reason: str) -> None:
+        """Whoever sent the held request: the workers delivering that blob, else the ones sweeping its account."""
         with self.lock:
-            victims = [w for w in self.workers if w.working_on(blob)] or \
-                      [w for w in self.workers if w.working_on("sweep")]
+            victims = [w for w in self.workers if w.working_on(key)] or \
+                      [w for w in self.workers if w.working_on(sweeping(key.split("/", 1)[0]))]
             for victim in victims:
                 victim.kill()
             self.kills[reason] += len(victims)
@@ -154,20 +211,20 @@ class Chaos:
     def service_fault(self, request: Request) -> Fault | None:
         if not self.active:
             return None
-        blob = blob_named(request.json()) if request.raw_body else None
-        if blob is None:  # a lookup
+        key = origin(request.json()) if request.raw_body else None
+        if key is None:  # a lookup
             if self.roll("lookup", request.path) < LOOKUP_FAULT_SHARE:
                 self.count("lookup 503")
                 return Fault(status=503)
             return None
-        chance = self.roll("kill", blob)
+        chance = self.roll("kill", key)
         for reason, share in KILL_SHARES.items():
             if chance < share:
                 hold = Hold()
-                self.held.put((blob, reason, hold))
+                self.held.put((key, reason, hold))
                 return Fault(hold=hold, create_run=True) if reason == "after_create" else Fault(hold=hold, drop=True)
             chance -= share
-        chance = self.roll("service", blob)
+        chance = self.roll("service", key)
         for share, label, fault in SERVICE_FAULTS:
             if chance < share:
                 self.count(label)
@@ -178,11 +235,11 @@ class Chaos:
         """Kills the worker behind each held request once the service holds it, then lets the request go."""
         while not stop.is_set():
             try:
-                blob, reason, hold = self.held.get(timeout=0.1)
+                key, reason, hold = self.held.get(timeout=0.1)
             except queue.Empty:
                 continue
             if hold.wait_reached(30):
-                self.fleet.kill_working_on(blob, reason)
+                self.fleet.kill_working_on(key, reason)
             hold.release.set()
 
 
@@ -191,26 +248,26 @@ class EventGrid:
     """Delivers events the way Event Grid does: any delivery that failed or got no answer is delivered again."""
 
     fleet: Fleet
-    retry: list[Event] = field(default_factory=list)
+    retry: list[tuple[str, Event]] = field(default_factory=list)
     raised: Counter[str] = field(default_factory=Counter)
     deliveries: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def deliver(self, event: Event) -> None:
-        answer = self.fleet.run({"op": "event", "event": event}, str(event["data"]["url"]).rsplit("/", 1)[-1])
+    def deliver(self, key: str, event: Event) -> None:
+        answer = self.fleet.run({"op": "event", "event": event}, key)
         with self.lock:
             self.deliveries += 1
             if answer is None or not answer["ok"]:
                 self.raised["killed" if answer is None else answer["error"].split(":", 1)[0]] += 1
-                self.retry.append(event)
+                self.retry.append((key, event))
 
-    def deliver_together(self, event: Event, copies: int) -> None:
+    def deliver_together(self, key: str, event: Event, copies: int) -> None:
         """Copies of one event arriving at the same moment on different instances."""
         barrier = threading.Barrier(copies)
 
         def one() -> None:
             barrier.wait()
-            self.deliver(event)
+            self.deliver(key, event)
 
         threads = [threading.Thread(target=one) for _ in range(copies)]
         for thread in threads:
@@ -222,13 +279,34 @@ class EventGrid:
         with self.lock:
             events, self.retry = self.retry, []
         with ThreadPoolExecutor(max_workers=FLEET) as pool:
-            list(pool.map(self.deliver, events))
+            list(pool.map(lambda pair: self.deliver(*pair), events))
         return len(events)
 
 
 @dataclass
+class Blob:
+    """One watched blob, and per content version (in the order written) every ETag it had with those bytes:
+    a version's entry is keyed by whichever of them the bridge saw first."""
+
+    key: str
+    client: BlobClient
+    versions: list[set[str]] = field(default_factory=list)
+
+    def write(self, data: bytes) -> Event:
+        self.client.upload_blob(data, overwrite=True)  # one request: the service keeps a Content-MD5
+        event = blob_created_event(self.client)
+        self.versions.append({normalise_etag(event["data"]["eTag"])})
+        return event
+
+    def mutate(self, name: str, rng: random.Random) -> None:
+        """A write that keeps the bytes (some give the blob a new ETag)."""
+        MUTATIONS[name](self.client, rng)
+        self.versions[-1].add(normalise_etag(str(self.client.get_blob_properties().etag)))
+
+
+@dataclass
 class Tally:
-    """The promise, checked blob by blob."""
+    """The promise, checked content version by content version."""
 
     lookup: bool
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -236,6 +314,22 @@ class Tally:
     losses: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     for_an_operator: list[str] = field(default_factory=list)
+
+    def check_blob(self, blob: Blob, entries: list[LedgerEntry], runs_by_storm: list[list[AcceptedRun]]) -> None:
+        """Storm n ran only on what existed then: the runs of a version are those of the storm it was
+        written before, and those of every later storm that wrote no new version (none, if all is well)."""
+        by_version: dict[int, list[LedgerEntry]] = defaultdict(list)
+        for entry in entries:
+            etag = normalise_etag(str(entry.firing.get("same_content_as") or entry.firing["etag"]))
+            by_version[next((n for n, etags in enumerate(blob.versions) if etag in etags), -1)].append(entry)
+        for number in sorted(by_version):
+            if number < 0 or len(by_version[number]) > 1:  # a metadata-only change taken for new bytes
+                self.duplicates.append(f"{blob.key}: entries {by_version[number]} for version {number + 1}")
+        for number in range(len(blob.versions)):
+            last = number + 1 == len(blob.versions)
+            storms = runs_by_storm[number:] if last else runs_by_storm[number:number + 1]
+            runs = [run for storm in storms for run in storm]
+            self.check(f"{blob.key} version {number + 1}", next(iter(by_version[number]), None), runs)
 
     def check(self, name: str, entry: LedgerEntry | None, runs: list[AcceptedRun]) -> None:
         self.runs_per_version[len(runs)] += 1
@@ -258,31 +352,69 @@ class Tally:
             self.outcomes["flagged_without_a_run"] += 1
 
 
-def upload_all(container: ContainerClient, names: list[str]) -> list[Event]:
-    def one(name: str) -> Event:
-        blob = container.get_blob_client(name)
-        blob.upload_blob(f"{name}\n1,2\n".encode(), overwrite=True)
-        return blob_created_event(blob)
-
+def upload_all(blobs: list[Blob]) -> list[tuple[str, Event]]:
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(one, names))
+        return list(pool.map(lambda blob: (blob.key, blob.write(f"{blob.key}\n1,2\n".encode())), blobs))
 
 
-def delivery_plan(grid: EventGrid, events: list[Event], rng: random.Random) -> tuple[list[Callable[[], None]],
-                                                                                     Counter[str]]:
-    """Per event: never (about 1 in 4), or 1-3 copies, a quarter of the multi-copy ones all at once; shuffled."""
-    tasks: list[Callable[[], None]] = []
-    plan: Counter[str] = Counter()
-    for event in events:
+def between_storms(blobs: list[Blob], first_events: list[tuple[str, Event]],
+                   rng: random.Random) -> tuple[list[tuple[str, Event]], list[tuple[str, Event]], Counter[str]]:
+    """New bytes on a share of the blobs (half the same size: only Content-MD5 tells), then writes that keep
+    the bytes on another share: the new versions' events, the first storm's events to deliver late, what was done."""
+    new_events: list[tuple[str, Event]] = []
+    done: Counter[str] = Counter()
+    for blob in blobs:
+        if rng.random() < NEW_CONTENT_SHARE:
+            same_size = rng.random() < 0.5
+            new_events.append((blob.key, blob.write(f"{blob.key}\n{'3,4' if same_size else '3,4,5'}\n".encode())))
+            done["new content, same size" if same_size else "new content, new size"] += 1
+        if rng.random() < MUTATION_SHARE:
+            for name in rng.sample(sorted(MUTATIONS), rng.randrange(1, len(MUTATIONS) + 1)):
+                blob.mutate(name, rng)
+                done[name] += 1
+    late = [pair for pair in first_events if rng.random() < LATE_EVENT_SHARE]
+    done["late first-storm events"] = len(late)
+    return new_events, late, done
+
+
+def delivery_plan(grid: EventGrid, events: list[tuple[str, Event]], rng: random.Random, plan: Counter[str],
+                  late: list[tuple[str, Event]] | None = None) -> list[Callable[[], None]]:
+    """Per event: never (about 1 in 4), or 1-3 copies, a quarter of the multi-copy ones all at once; late
+    events once each; shuffled."""
+    tasks: list[Callable[[], None]] = [lambda k=key, e=event: grid.deliver(k, e) for key, event in late or []]
+    for key, event in events:
         copies = rng.choice([0, 1, 1, 2, 2, 3]) if rng.random() >= 0.1 else 0
         plan[f"{copies}_copies"] += 1
         if copies > 1 and rng.random() < 0.25:
             plan["delivered_together"] += 1
-            tasks.append(lambda e=event, n=copies: grid.deliver_together(e, n))
+            tasks.append(lambda k=key, e=event, n=copies: grid.deliver_together(k, e, n))
         else:
-            tasks.extend(lambda e=event: grid.deliver(e) for _ in range(copies))
+            tasks.extend(lambda k=key, e=event: grid.deliver(k, e) for _ in range(copies))
     rng.shuffle(tasks)
-    return tasks, plan
+    return tasks
+
+
+def storm(fleet: Fleet, grid: EventGrid, chaos: Chaos, tasks: list[Callable[[], None]]) -> dict[str, Any]:
+    """Deliveries and two sweeps per account at once under faults and kills, then Event Grid's retries; then
+    the storm ends and retries, lookups and a last round of sweeps settle everything."""
+    chaos.active = True
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=FLEET) as pool:
+        sweeps = [pool.submit(fleet.sweep, account) for account in TRIGGERS for _ in range(2)]
+        for task in tasks:
+            pool.submit(task)
+    swept = [future.result() for future in sweeps]
+    stormed = time.monotonic() - started
+    redelivered = grid.redeliver()  # Event Grid's retries, still in the storm
+    chaos.active = False
+    for _ in range(8):
+        if not grid.retry:
+            break
+        time.sleep(LOOKUP_DELAY)
+        redelivered += grid.redeliver()
+    time.sleep(LEASE_SECONDS)  # claims of killed sweeps expire
+    final = [fleet.sweep(account) for _ in range(2) for account in TRIGGERS]
+    return {"storm_s": round(stormed, 1), "redelivered": redelivered, "sweeps": swept, "final_sweeps": final}
 
 
 @pytest.fixture
@@ -294,69 +426,79 @@ def fleet(monkeypatch: pytest.MonkeyPatch, bridge_env: dict[str, str]) -> Iterat
     workers.close()
 
 
+def chaos_trigger(under_test: KindUnderTest, account: str, container: str, endpoint: str) -> dict[str, Any]:
+    connection = {} if account == ACCOUNT else {"connection": SECOND_CONNECTION}
+    trigger = kind_trigger(under_test.kind, TRIGGERS[account], container, endpoint, under_test.run_key_parameter,
+                           polling_interval=5, **connection)
+    trigger["pipeline"]["parameter_assignments"]["threshold"] = THRESHOLDS[account]
+    return trigger
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # about 3 minutes a kind on an idle 2-core machine, more when it is shared
 @pytest.mark.parametrize("under_test", KINDS)
 def test_chaos_every_blob_version_runs_exactly_once(
-    under_test: KindUnderTest, set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
-    fleet: Fleet,
+    under_test: KindUnderTest, set_triggers: Setter, container: ContainerClient, twin: ContainerClient,
+    standin: PipelineStandIn, fleet: Fleet,
 ) -> None:
-    set_triggers([kind_trigger(under_test.kind, "chaos", container.container_name, standin.url_for(under_test.kind),
-                               under_test.run_key_parameter, polling_interval=5)])
+    endpoint = standin.url_for(under_test.kind)
+    set_triggers([chaos_trigger(under_test, account, container.container_name, endpoint) for account in TRIGGERS])
     standin.visibility_delay, standin.page_size = LOOKUP_DELAY / 2, 50
-    assert cli(["sweep", "chaos"]) == 0  # armed before the uploads: every later blob is the sweep's to find
-    chaos, grid, stop = Chaos(SEED, fleet), EventGrid(fleet), threading.Event()
+    for trigger in TRIGGERS.values():  # armed before the uploads: every later blob is the sweeps' to find
+        assert cli(["sweep", trigger]) == 0
+    chaos, grid, stop, rng = Chaos(SEED, fleet), EventGrid(fleet), threading.Event(), random.Random(SEED)
     standin.fault_hook = chaos.service_fault
     killer = threading.Thread(target=chaos.killer, args=(stop,), daemon=True)
     killer.start()
     names = [f"chaos-{i:04d}.csv" for i in range(BLOBS)]
-    decoys = [f"nested/decoy-{i:02d}.csv" for i in range(DECOYS)]
-    tasks, plan = delivery_plan(grid, upload_all(container, names + decoys), random.Random(SEED))
-
+    blobs = [Blob(f"{ACCOUNT}/{name}", container.get_blob_client(name)) for name in names] + \
+            [Blob(f"{SECOND_ACCOUNT}/{name}", twin.get_blob_client(name)) for name in names[:TWINS]]
+    decoys = [Blob(f"{ACCOUNT}/nested/decoy-{i:02d}.csv", container.get_blob_client(f"nested/decoy-{i:02d}.csv"))
+              for i in range(DECOYS)]
+    plan: Counter[str] = Counter()
     started = time.monotonic()
     try:
-        with ThreadPoolExecutor(max_workers=FLEET) as pool:
-            sweeps = [pool.submit(fleet.run, {"op": "sweep", "trigger": "chaos"}, "sweep") for _ in range(2)]
-            for task in tasks:
-                pool.submit(task)
-        swept = [future.result() for future in sweeps]
-        stormed = time.monotonic() - started
-        redelivered = grid.redeliver()  # Event Grid's retries, still in the storm
-        chaos.active = False  # the storm ends: retries, lookups and sweeps settle everything
-        for _ in range(8):
-            if not grid.retry:
-                break
-            time.sleep(LOOKUP_DELAY)
-            redelivered += grid.redeliver()
-        time.sleep(LEASE_SECONDS)  # claims of killed sweeps expire
-        final = [fleet.run({"op": "sweep", "trigger": "chaos"}, "sweep") for _ in range(2)]
+        first_events = upload_all(blobs + decoys)
+        first = storm(fleet, grid, chaos, delivery_plan(grid, first_events, rng, plan))
+        runs_by_storm = [list(standin.runs)]
+        new_events, late, changes = between_storms(blobs + decoys, first_events, rng)
+        second = storm(fleet, grid, chaos, delivery_plan(grid, new_events, rng, plan, late))
+        runs_by_storm.append(standin.runs[len(runs_by_storm[0]):])
     finally:
         stop.set()
         standin.fault_hook = None
     elapsed = time.monotonic() - started
 
-    runs: dict[str, list[AcceptedRun]] = defaultdict(list)
-    for run in standin.runs:
-        runs[blob_named(run.body) or ""].append(run)
-    entries = {str(entry.firing["blob"]): entry for entry in Ledger.from_settings().entries()}
+    runs: list[dict[str, list[AcceptedRun]]] = [defaultdict(list), defaultdict(list)]
+    for storm_runs, by_blob in zip(runs_by_storm, runs, strict=True):
+        for run in storm_runs:
+            by_blob[origin(run.body) or "?"].append(run)
+    entries: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in Ledger.from_settings().entries():
+        entries[f"{entry.firing['account']}/{entry.firing['blob']}"].append(entry)
     tally = Tally(under_test.lookup)
-    for name in names:
-        tally.check(name, entries.get(name), runs[name])
-    print(f"\nchaos {under_test.kind}: {BLOBS} blobs, {DECOYS} subfolder decoys, {elapsed:.1f}s "
-          f"(storm {stormed:.1f}s); plan {dict(plan)}; "
-          f"deliveries {grid.deliveries} (redelivered {redelivered}; failed {dict(grid.raised)}); "
-          f"service faults {dict(chaos.faults)}; kills {dict(fleet.kills)}; sweeps {swept + final}; "
-          f"runs per version {dict(tally.runs_per_version)}; outcomes {dict(tally.outcomes)}; "
-          f"duplicates {len(tally.duplicates)}; losses {len(tally.losses)}; "
+    for blob in blobs:
+        tally.check_blob(blob, entries[blob.key], [by_blob[blob.key] for by_blob in runs])
+    versions = Counter(len(blob.versions) for blob in blobs)
+    print(f"\nchaos {under_test.kind}: {BLOBS} + {TWINS} blobs in two accounts, {DECOYS} subfolder decoys, "
+          f"{sum(len(blob.versions) for blob in blobs)} content versions {dict(versions)}, {elapsed:.1f}s; "
+          f"between the storms {dict(changes)}; plan {dict(plan)}; first storm {first}; second storm {second}; "
+          f"deliveries {grid.deliveries} (failed {dict(grid.raised)}); service faults {dict(chaos.faults)}; "
+          f"kills {dict(fleet.kills)}; runs per version {dict(tally.runs_per_version)}; "
+          f"outcomes {dict(tally.outcomes)}; duplicates {len(tally.duplicates)}; losses {len(tally.losses)}; "
           f"left for an operator {len(tally.for_an_operator)}")
 
     assert tally.losses == []
     assert tally.duplicates == []
     assert tally.for_an_operator == []  # for batch_endpoint every failed entry is an uncertain one, flagged
     assert under_test.lookup or any(key.endswith("_flagged") for key in tally.outcomes)
-    assert not any(runs[name] or name in entries for name in decoys)
+    assert not any(by_blob[decoy.key] or entries[decoy.key] for decoy in decoys for by_blob in runs)
+    assert not any(by_blob.get("?") for by_blob in runs)  # every run names a blob of one of the two accounts
     assert set(grid.raised) <= {"killed", "RetryLaterError"}  # nothing else escaped the bridge
-    assert grid.retry == [] and None not in final
-    assert final[-1] == {"ok": True} or not under_test.lookup  # the CLI's sweep exits 1 while failed entries exist
+    assert grid.retry == [] and None not in first["final_sweeps"] + second["final_sweeps"]
+    assert second["final_sweeps"][-2:] == [{"ok": True}] * 2 or not under_test.lookup  # exit 1 while failed exist
     assert all(chaos.faults[label] for _, label, _ in SERVICE_FAULTS)  # every kind of fault really happened
     assert all(fleet.kills[reason] for reason in KILL_SHARES)
-    assert plan["0_copies"] and plan["delivered_together"]
+    assert plan["0_copies"] and plan["delivered_together"] and versions[2] and changes["late first-storm events"]
+    assert all(changes[name] for name in MUTATIONS) and changes["new content, same size"]
+    assert any(by_blob[f"{SECOND_ACCOUNT}/{name}"] for name in names[:TWINS] for by_blob in runs)
