@@ -292,6 +292,11 @@ class Blob:
     client: BlobClient
     versions: list[set[str]] = field(default_factory=list)
 
+    @property
+    def name(self) -> str:
+        """Its name; the same name in the other account holds the same bytes (only the account tells them apart)."""
+        return self.client.blob_name
+
     def write(self, data: bytes) -> Event:
         self.client.upload_blob(data, overwrite=True)  # one request: the service keeps a Content-MD5
         event = blob_created_event(self.client)
@@ -354,7 +359,7 @@ class Tally:
 
 def upload_all(blobs: list[Blob]) -> list[tuple[str, Event]]:
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(lambda blob: (blob.key, blob.write(f"{blob.key}\n1,2\n".encode())), blobs))
+        return list(pool.map(lambda blob: (blob.key, blob.write(f"{blob.name}\n1,2\n".encode())), blobs))
 
 
 def between_storms(blobs: list[Blob], first_events: list[tuple[str, Event]],
@@ -366,7 +371,7 @@ def between_storms(blobs: list[Blob], first_events: list[tuple[str, Event]],
     for blob in blobs:
         if rng.random() < NEW_CONTENT_SHARE:
             same_size = rng.random() < 0.5
-            new_events.append((blob.key, blob.write(f"{blob.key}\n{'3,4' if same_size else '3,4,5'}\n".encode())))
+            new_events.append((blob.key, blob.write(f"{blob.name}\n{'3,4' if same_size else '3,4,5'}\n".encode())))
             done["new content, same size" if same_size else "new content, new size"] += 1
         if rng.random() < MUTATION_SHARE:
             for name in rng.sample(sorted(MUTATIONS), rng.randrange(1, len(MUTATIONS) + 1)):
