@@ -1,0 +1,88 @@
+"""Event Grid waits 30 s for an answer (#12, defect 9): the event path answers within
+`PIPELINE_EVENT_BUDGET_SECONDS` whatever the service does, and a delivery that finds the blob's claim held
+by another delivery waits for that one's outcome instead of failing (which would use up one of Event Grid's
+delivery attempts and come back later for nothing).
+
+Real Azurite, the pipeline stand-in, `blob_trigger.main` as the host calls it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from azure.storage.blob import ContainerClient
+
+from shared.event_path import RetryLaterError
+from shared.ledger import SUBMITTED, Ledger
+from tests.support.host import FunctionApp, blob_created_event
+from tests.support.http_server import Request
+from tests.support.standin import Fault, Hold, PipelineStandIn
+from tests.support.triggers import watch_trigger
+
+Setter = Callable[[list[Any]], None]
+BUDGET = 2.0
+STALL = 12.0  # each answer comes this late: one attempt alone is longer than the budget
+
+
+@pytest.fixture
+def landing(set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn,
+            monkeypatch: pytest.MonkeyPatch) -> ContainerClient:
+    """A watch trigger with the default submission limits (a 120 s retry budget, a 60 s read timeout, 5
+    attempts) and an event budget of `BUDGET` seconds."""
+    for name in ("PIPELINE_RETRY_BUDGET_SECONDS", "PIPELINE_READ_TIMEOUT_SECONDS", "PIPELINE_MAX_ATTEMPTS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIPELINE_EVENT_BUDGET_SECONDS", str(BUDGET))
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    return container
+
+
+def upload_event(container: ContainerClient, name: str) -> dict[str, Any]:
+    blob = container.get_blob_client(name)
+    blob.upload_blob(b"a,b\n1,2\n")
+    return blob_created_event(blob)
+
+
+def test_a_stalling_service_is_answered_within_the_event_budget(
+    landing: ContainerClient, blob_function: FunctionApp, standin: PipelineStandIn
+) -> None:
+    standin.fault_hook = lambda request: Fault(stall=STALL, status=503)  # no run, and the 503 comes late
+    event = upload_event(landing, "slow.csv")
+
+    started = time.monotonic()
+    with pytest.raises(RetryLaterError):  # not settled: Event Grid delivers it again
+        blob_function.invoke(event)
+    answered = time.monotonic() - started
+
+    assert answered < BUDGET + 4.0 < STALL, f"answered after {answered:.1f}s"
+    assert len(standin.requests) == 1 and standin.runs == []
+
+
+def test_a_delivery_that_finds_the_claim_held_waits_for_the_holders_outcome(
+    landing: ContainerClient, blob_function: FunctionApp, standin: PipelineStandIn
+) -> None:
+    hold = Hold()
+    held = []
+
+    def hold_the_first(request: Request) -> Fault | None:
+        if held:
+            return None
+        held.append(request)
+        return Fault(hold=hold)  # the first delivery's POST waits here, its claim held
+
+    standin.fault_hook = hold_the_first
+    event = upload_event(landing, "held.csv")
+    first = threading.Thread(target=blob_function.invoke, args=(event,))
+    first.start()
+    assert hold.wait_reached(10), "the first delivery never sent its request"
+    threading.Timer(BUDGET / 4, hold.release.set).start()  # the first one's run is created a moment later
+
+    blob_function.invoke(event)  # the copy waits for it and is acknowledged: it raises nothing
+    first.join(10)
+
+    [entry] = Ledger.from_settings().entries()
+    assert entry.state == SUBMITTED and len(standin.runs) == 1 and len(standin.requests) == 1
+    assert entry.run_id == standin.runs[0].run_id
