@@ -15,7 +15,7 @@ from azure.storage.blob import BlobProperties, ContainerClient
 from .accounts import connection_account
 from .checkpoints import StateStore
 from .config import Trigger
-from .content_versions import peek_content_version
+from .content_versions import as_recorded
 from .dispatch import REFUSAL_REASONS
 from .firing import BlobVersion, firing_from_record
 from .firing_pool import Progress
@@ -66,8 +66,7 @@ class Recorded:
         """`blob` as its firing would key it, and the state of that record (None: it has none). A blob with a
         record is keyed by its content version, looked up read only in its history, so a metadata change since
         its submission finds that submission; a blob without one costs no lookup."""
-        if blob.ledger_subject in self.subjects:
-            blob = peek_content_version(self.ledger, blob)
+        blob = as_recorded(self.ledger, blob, self.subjects)
         return blob, self.states.get(entry_key(self.trigger, blob))
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -81,6 +82,12 @@ def peek_content_version(container: ContainerClient, blob: BlobVersion) -> BlobV
     so often none has) is decided as `content_version` decides it, from its neighbour in time, but not recorded."""
     history, _ = _read(history_blob(container, blob))
     return dataclasses.replace(blob, content_version=decide(history, blob)[0])
+
+
+def as_recorded(container: ContainerClient, blob: BlobVersion, recorded_subjects: Collection[str]) -> BlobVersion:
+    """`blob` keyed as its firing would key it, for matching against records about `recorded_subjects`: a blob
+    with a record is peeked (a metadata change since finds that record); one without costs no history read."""
+    return peek_content_version(container, blob) if blob.ledger_subject in recorded_subjects else blob
 
 
 def decide(history: list[Seen], blob: BlobVersion) -> tuple[str, list[Seen] | None]:

@@ -23,7 +23,7 @@ from azure.storage.blob import ContainerClient
 from .accounts import connection_account
 from .clock import parse_iso
 from .config import Trigger
-from .content_versions import peek_content_version
+from .content_versions import as_recorded
 from .ledger import FAILED, SUBMITTED, entry_key
 from .ledger_index import IndexRow, is_uncertain_error
 from .listing import Listing, blob_version, watched_container
@@ -71,8 +71,8 @@ def still_watched(trigger: Trigger, keys: set[str], subjects: set[str], ledger: 
     count = 0
     for item in Listing(container, watch):
         blob = blob_version(container, item, account)
-        if blob.ledger_subject in subjects and decide(trigger, blob).matched:
-            count += entry_key(trigger.name, peek_content_version(ledger, blob)) in keys
+        if decide(trigger, blob).matched:
+            count += entry_key(trigger.name, as_recorded(ledger, blob, subjects)) in keys
     return count
 
 
