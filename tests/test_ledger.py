@@ -158,11 +158,11 @@ def test_concurrent_claims_from_threads_have_one_winner(make_ledger: Callable[..
 
 
 def test_expired_lease_is_taken_over(make_ledger: Callable[..., Ledger]) -> None:
-    ledger = make_ledger(lease_seconds=0.2)
+    ledger = make_ledger(lease_seconds=1.5)  # long enough for the refusal below on a loaded machine
     firing = blob()
     first = claimed(ledger.claim("landing", firing, REQUEST))
     refused(ledger.claim("landing", firing, REQUEST), "in_progress")
-    time.sleep(0.3)
+    time.sleep(1.6)
 
     second = claimed(ledger.claim("landing", firing, REQUEST))
 
