@@ -14,6 +14,9 @@ a run too many rather than a content change lost. Same bytes uploaded again are 
 
 Every change to a history is a conditional write (`If-None-Match: *` / `If-Match`), so an event and the
 sweep, or two hosts, deciding about one blob at once are serialised: the loser reads again and decides again.
+A firing that relies on a history last written more than `REFRESH_AFTER` ago writes it again unchanged, so a
+`prune` that read it meanwhile (it deletes only histories older than its `--older-than`, and only the version
+it read) cannot delete it under the entry this firing is about to claim.
 
 A history names its blob, `{"subject": <the blob's ledger subject>, "seen": [...]}`: its own name is only a
 hash of that subject, and an operator looking at one should not have to guess. The first form, a bare list
@@ -27,17 +30,31 @@ import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobClient, ContainerClient
 
-from .clock import iso, parse_iso
+from .clock import iso, parse_iso, utc_now
 from .firing import BlobVersion
 
 VERSIONS_PREFIX = "versions/"
 HISTORY = 16  # ETags kept per blob: enough for late events and listings racing a few quick changes
+# Half the youngest age prune deletes a history at (retention.MIN_RETENTION, 48 h): a history younger than
+# this when a firing reads it is still too young for any prune when that firing's claim is written.
+REFRESH_AFTER = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A history blob as read: its ETag (the next write is conditional on it) and when it was last written."""
+
+    etag: str
+    last_modified: datetime
+
+    def needs_refresh(self) -> bool:
+        return self.last_modified < utc_now() - REFRESH_AFTER
 
 
 @dataclass(frozen=True)
@@ -63,15 +80,20 @@ class Seen:
 def content_version(container: ContainerClient, blob: BlobVersion) -> BlobVersion:
     """`blob` with `content_version` set: the ETag whose ledger entry stands for its bytes."""
     client = history_blob(container, blob)
-    history, etag = [], None  # most blobs are new: create their history first, read one only if it exists
+    history: list[Seen] = []
+    stored: Stored | None = None  # most blobs are new: create their history first, read one only if it exists
     while True:
         version, changed = decide(history, blob)
+        if changed is None and stored is not None and stored.needs_refresh():
+            changed = history  # written again as it is: a prune that read it can no longer delete it
         if changed is None:
             return dataclasses.replace(blob, content_version=version)
         try:
-            _write(client, blob.ledger_subject, changed, etag)
-        except (ResourceExistsError, ResourceModifiedError):  # a history exists, or changed since it was read
-            history, etag = _read(client)
+            _write(client, blob.ledger_subject, changed, stored.etag if stored else None)
+        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as error:
+            if isinstance(error, ResourceNotFoundError) and stored is None:
+                raise  # no container: nothing to read again
+            history, stored = _read(client)  # it exists, changed, or was deleted (a prune) since it was read
             continue
         return dataclasses.replace(blob, content_version=version)
 
@@ -129,12 +151,12 @@ def parse(data: bytes) -> list[Seen]:
     return [Seen(**item) for item in (raw if isinstance(raw, list) else raw["seen"])]
 
 
-def _read(client: BlobClient) -> tuple[list[Seen], str | None]:
+def _read(client: BlobClient) -> tuple[list[Seen], Stored | None]:
     try:
         download = client.download_blob()
     except ResourceNotFoundError:
         return [], None
-    return parse(download.readall()), str(download.properties.etag)
+    return parse(download.readall()), Stored(str(download.properties.etag), download.properties.last_modified)
 
 
 def _write(client: BlobClient, subject: str, history: list[Seen], etag: str | None) -> None:

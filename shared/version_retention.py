@@ -5,7 +5,8 @@ record stands for those bytes (`shared/content_versions.py`). It is needed while
 in any state, for one of the versions it lists remains: without it, a metadata-only change of that blob
 would count as new content and run once more. So a history goes only when no record left after a prune is
 for one of its versions, it was last written before the prune's `--older-than` (a firing writes it just
-before its claim), and it is still the version read (a conditional delete: one written meanwhile stays).
+before its claim), and it is still the version read (a conditional delete: one written meanwhile stays; a
+firing that relies on an old history writes it again before its claim, `content_versions.REFRESH_AFTER`).
 
 A record's firing names its blob and content version (`etag`, or `same_content_as` when they differ), and a
 history's name is the hash of that blob's ledger subject, so both forms of history are judged alike: the

@@ -8,13 +8,16 @@ import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
+from shared import content_versions
 from shared.clock import iso
 from shared.content_versions import (
     HISTORY,
+    REFRESH_AFTER,
     Seen,
     _read,
     content_version,
@@ -24,6 +27,7 @@ from shared.content_versions import (
 )
 from shared.firing import BlobVersion, firing_from_record
 from shared.ledger import entry_key
+from shared.retention import MIN_RETENTION
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -128,3 +132,49 @@ def test_peeking_decides_as_a_firing_would_and_writes_nothing(versions_container
     assert peek_content_version(versions_container, version("E2", second=5)).content_version == "E1"  # not seen yet
     assert peek_content_version(versions_container, version("E3", md5="md5-b", second=9)).content_version == "E3"
     assert history_blob(versions_container, version("E1")).get_blob_properties().etag == written
+
+
+def test_a_firing_rewrites_an_old_history_it_relies_on_and_leaves_a_young_one_alone(
+    versions_container: ContainerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rewrite makes a prune's conditional delete of the version it read fail; a young history is too young
+    for any prune, and most firings rely on one, so it costs no write."""
+    client = history_blob(versions_container, version("E1"))
+    content_version(versions_container, version("E1"))
+    written = client.get_blob_properties().etag
+
+    assert content_version(versions_container, version("E1")).content_version == "E1"
+    assert client.get_blob_properties().etag == written
+
+    monkeypatch.setattr(content_versions, "utc_now", lambda: datetime.now(UTC) + REFRESH_AFTER + timedelta(hours=1))
+    assert content_version(versions_container, version("E1")).content_version == "E1"
+    rewritten = client.get_blob_properties().etag
+    assert rewritten != written
+    assert _read(client)[0] == [seen("E1", "E1")]
+
+
+def test_a_history_deleted_between_its_read_and_its_rewrite_is_decided_afresh(
+    versions_container: ContainerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prune deleted it after this firing read it: the firing starts a new history (its version then is its
+    own ETag: the entries the old history stood for were pruned with it)."""
+    content_version(versions_container, version("E1"))
+    content_version(versions_container, version("E2", second=5))  # a metadata change of E1's bytes
+    monkeypatch.setattr(content_versions, "utc_now", lambda: datetime.now(UTC) + REFRESH_AFTER + timedelta(hours=1))
+    client = history_blob(versions_container, version("E2"))
+    real_write = content_versions._write
+
+    def pruned_first(*args: Any) -> None:
+        if client.exists():
+            client.delete_blob()  # the prune's delete lands between this firing's read and its rewrite
+        real_write(*args)
+
+    monkeypatch.setattr(content_versions, "_write", pruned_first)
+    assert content_version(versions_container, version("E2", second=5)).content_version == "E2"
+    assert _read(client)[0] == [seen("E2", "E2", second=5)]
+
+
+def test_a_history_young_enough_to_skip_its_rewrite_is_too_young_for_any_prune() -> None:
+    """A firing reads its history, then claims within its lease: that must be over before a prune that could
+    delete the history (one older than its --older-than, at least `MIN_RETENTION`) starts."""
+    assert REFRESH_AFTER + timedelta(hours=12) <= MIN_RETENTION

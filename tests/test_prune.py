@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from azure.storage.blob import ContainerClient
 
+from shared import content_versions
 from shared.accounts import connection_account
 from shared.checkpoints import StateStore
 from shared.cli import prune_cmd
@@ -235,3 +236,33 @@ def test_a_history_written_since_it_was_read_or_younger_than_the_age_is_kept(lan
 
     assert [(history.name, deleted) for history, deleted in delete(ledger.container, [read])] == [(read.name, False)]
     assert histories(ledger) == {read.name}
+
+
+def test_a_late_event_during_a_prune_keeps_the_history_its_new_entry_needs(
+    landing: ContainerClient, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """41 days on, prune deletes a.csv's entry and then its history; between the two a late event for the same
+    ETag claims a new entry from that history (its firing writes nothing new). The history must stay: without
+    it, the next metadata-only change of a.csv would be new content and run once more."""
+    ledger = Ledger.from_settings()
+    blob = submitted_by_event(landing, "a.csv")
+    later = utc_now() + timedelta(days=41)
+    monkeypatch.setattr(prune_cmd, "utc_now", lambda: later)
+    monkeypatch.setattr(content_versions, "utc_now", lambda: later)  # the history is that old for firings too
+    event = blob_created_event(landing.get_blob_client("a.csv"))
+    real_delete = prune_cmd.delete
+
+    def entries_then_a_late_event(container: ContainerClient, rows: list[Any]) -> Iterator[Any]:
+        yield from real_delete(container, rows)
+        if not any(row.name.startswith(VERSIONS_PREFIX) for row in rows):  # the entries' delete, not the histories'
+            load_function("blob_trigger").invoke(event)  # the entry is gone: this runs a.csv again
+
+    monkeypatch.setattr(prune_cmd, "delete", entries_then_a_late_event)
+    done = cli("prune", "--older-than", "30d", "--yes")
+    assert done.code == 0 and done.out.endswith("deleted 1 entries\n"), done.out
+    assert len(standin.runs) == 2, "the late event after its entry was pruned runs again, as prune warned"
+    assert histories(ledger) == {history_name(blob.ledger_subject)}
+
+    landing.get_blob_client("a.csv").set_blob_metadata({"reviewed": "yes"})
+    load_function("blob_trigger").invoke(blob_created_event(landing.get_blob_client("a.csv")))
+    assert len(standin.runs) == 2, "a metadata-only change is not new content"
