@@ -57,7 +57,7 @@ def test_a_stalling_service_is_answered_within_the_event_budget(
         blob_function.invoke(event)
     answered = time.monotonic() - started
 
-    assert answered < BUDGET + 4.0 < STALL, f"answered after {answered:.1f}s"
+    assert answered < BUDGET + 6.0 < STALL, f"answered after {answered:.1f}s"  # slack for a loaded machine
     assert len(standin.requests) == 1 and standin.runs == []
 
 
