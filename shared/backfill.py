@@ -65,8 +65,8 @@ class Recorded:
     def find(self, blob: BlobVersion) -> tuple[BlobVersion, str | None]:
         """`blob` as its firing would key it, and the state of that record (None: it has none). A blob with a
         record is keyed by its content version, looked up read only in its history, so a metadata change since
-        its submission finds that submission; a blob without one costs no lookup."""
-        blob = as_recorded(self.ledger, blob, self.subjects)
+        its submission finds that submission; a blob without one, or recorded under its own ETag, costs no lookup."""
+        blob = as_recorded(self.ledger, blob, self.subjects, lambda own: entry_key(self.trigger, own) in self.states)
         return blob, self.states.get(entry_key(self.trigger, blob))
 
 

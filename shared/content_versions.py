@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -106,10 +106,15 @@ def peek_content_version(container: ContainerClient, blob: BlobVersion) -> BlobV
     return dataclasses.replace(blob, content_version=decide(history, blob)[0])
 
 
-def as_recorded(container: ContainerClient, blob: BlobVersion, recorded_subjects: Collection[str]) -> BlobVersion:
+def as_recorded(container: ContainerClient, blob: BlobVersion, recorded_subjects: Collection[str],
+                has_record: Callable[[BlobVersion], bool]) -> BlobVersion:
     """`blob` keyed as its firing would key it, for matching against records about `recorded_subjects`: a blob
-    with a record is peeked (a metadata change since finds that record); one without costs no history read."""
-    return peek_content_version(container, blob) if blob.ledger_subject in recorded_subjects else blob
+    whose ETag `has_record` of its own, or that has no record at all, costs no history read (an ETag is decided
+    once: one recorded as its own version stays its own); any other is peeked (a metadata change since its
+    record was written finds that record)."""
+    if blob.ledger_subject not in recorded_subjects or has_record(blob):
+        return blob
+    return peek_content_version(container, blob)
 
 
 def decide(history: list[Seen], blob: BlobVersion) -> tuple[str, list[Seen] | None]:

@@ -74,9 +74,10 @@ def newest_first(entries: list[LedgerEntry]) -> list[str]:
     return [e.key for e in sorted(entries, key=lambda e: (e.updated_at, e.blob_name), reverse=True)]
 
 
-def downloads(proxy: FaultProxy) -> list[str]:
-    """Record downloads: GETs of a single blob (listings carry `comp=list`)."""
-    return [path for method, path in proxy.seen if method == "GET" and "comp=" not in path and "/runs/" in path]
+def downloads(proxy: FaultProxy, prefix: str = "/runs/") -> list[str]:
+    """Record downloads (or, with `prefix` "/versions/", content-version history reads): GETs of a single blob
+    (listings carry `comp=list`)."""
+    return [path for method, path in proxy.seen if method == "GET" and "comp=" not in path and prefix in path]
 
 
 def listings(proxy: FaultProxy) -> list[dict[str, list[str]]]:
@@ -242,6 +243,7 @@ def test_backfill_skips_recorded_blobs_from_the_listing_without_reading_or_claim
     assert "5 already have a final ledger record (submitted or failed) and are skipped, 0 would be submitted" in \
         again.out
     assert downloads(proxy) == []
+    assert downloads(proxy, "/versions/") == []  # each listed ETag has its own record: no history to look up
     assert [path for method, path in proxy.seen if method == "PUT" and "/runs/" in path] == []  # no claims
     assert len(standin.runs) == 5
 
@@ -270,5 +272,6 @@ def test_backfill_counts_and_skips_a_blob_whose_metadata_changed_since_its_submi
         again.out and "1 submitted; skipped 1 duplicate" in again.out
     written = {path.split("?")[0] for method, path in proxy.seen if method == "PUT" and "/runs/" in path}
     assert len(written) == 1  # new.csv's claim and record: none for old.csv
+    assert len(set(downloads(proxy, "/versions/"))) == 1  # old.csv's new ETag is looked up; new.csv has no record
     assert sorted(run.body["DataPathAssignments"]["input_datapath"]["RelativePath"] for run in standin.runs) == \
         ["new.csv", "old.csv"]
