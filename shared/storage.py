@@ -13,11 +13,15 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 from azure.storage.blob import BlobServiceClient, LinearRetry
+from urllib3.util.retry import Retry
 
 from .credentials import IDENTITY_SETTINGS, identity_options
 from .endpoints import endpoint_problem
+from .http_sessions import pooled_session, verify
 from .settings import float_setting, get_setting
 
+# What azure-core mounts on a session of its own: urllib3 retries nothing, the storage retry policy does.
+TRANSPORT_RETRIES = Retry(total=False, redirect=False, raise_on_status=False)
 RETRY_SETTINGS = ("PIPELINE_STORAGE_RETRY_TOTAL", "PIPELINE_STORAGE_RETRY_BACKOFF_SECONDS",
                   "PIPELINE_STORAGE_CONNECT_TIMEOUT_SECONDS", "PIPELINE_STORAGE_READ_TIMEOUT_SECONDS")
 
@@ -48,8 +52,9 @@ def _settings_fingerprint(connection: str) -> tuple[str | None, ...]:
     return (*(get_setting(connection + suffix) for suffix in suffixes), *(get_setting(name) for name in tuning))
 
 
-def _retry_options() -> dict[str, Any]:
-    """Storage retries and timeouts bounded to seconds, not minutes.
+def _client_options() -> dict[str, Any]:
+    """Storage retries and timeouts bounded to seconds, not minutes, over a pooled session
+    (`http_sessions`: one connection per sweep thread, no environment scan per request).
 
     The SDK's default (exponential backoff from 15 s, 60 s to wait for each answer) spent 84 s on an
     unreachable account before raising, well past the 30 s Event Grid waits for an answer; `retry_total`
@@ -61,6 +66,8 @@ def _retry_options() -> dict[str, Any]:
         "retry_policy": LinearRetry(backoff=backoff, retry_total=total, random_jitter_range=backoff / 2),
         "connection_timeout": float_setting("PIPELINE_STORAGE_CONNECT_TIMEOUT_SECONDS", 10.0),
         "read_timeout": float_setting("PIPELINE_STORAGE_READ_TIMEOUT_SECONDS", 20.0),
+        "session": pooled_session(TRANSPORT_RETRIES),
+        "connection_verify": verify(),  # azure-core sends its own on every request, overriding the session's
     }
 
 
@@ -68,7 +75,7 @@ def _build_client(connection: str) -> BlobServiceClient:
     connection_string = get_setting(connection)
     if connection_string:
         try:
-            return BlobServiceClient.from_connection_string(connection_string, **_retry_options())
+            return BlobServiceClient.from_connection_string(connection_string, **_client_options())
         except ValueError as error:
             raise StorageSettingError(
                 f"app setting {connection} is not a usable storage connection string ({error})"
@@ -82,7 +89,7 @@ def _build_client(connection: str) -> BlobServiceClient:
         )
     if problem := endpoint_problem(uri):
         raise StorageSettingError(f"{connection}__blobServiceUri {problem}")
-    return BlobServiceClient(account_url=uri, credential=_identity(connection), **_retry_options())
+    return BlobServiceClient(account_url=uri, credential=_identity(connection), **_client_options())
 
 
 _clients: dict[tuple[str, tuple[str | None, ...]], BlobServiceClient] = {}

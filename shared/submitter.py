@@ -28,11 +28,11 @@ from typing import Any
 
 import requests
 from azure.core.exceptions import AzureError
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from .credentials import TokenProvider
 from .endpoints import endpoint_problem
+from .http_sessions import pooled_session
 from .settings import float_setting
 from .targets import PipelineRequest, ServiceAnswer
 
@@ -207,10 +207,7 @@ class Submitter:
         self.tokens = tokens or TokenProvider()
         self.fixed_policy = policy
         self.sleep = sleep
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        self.session = pooled_session(max_retries=0)
 
     @property
     def policy(self) -> RetryPolicy:
