@@ -13,6 +13,13 @@ import re
 from typing import Any
 
 LOGGER = logging.getLogger("pipeline_bridge")
+# azure-core logs every HTTP request and response of the storage clients at INFO (the URL and headers, several
+# lines per blob). The Python worker forwards every record at INFO and above as the function's own log, and
+# host.json keeps every trace (never sampled), so they would bury the decision lines and be billed per request.
+# Its warnings and errors still pass; `logging.getLogger(SDK_REQUEST_LOGGER).setLevel(logging.INFO)` brings the
+# lines back when debugging.
+SDK_REQUEST_LOGGER = "azure.core.pipeline.policies.http_logging_policy"
+logging.getLogger(SDK_REQUEST_LOGGER).setLevel(logging.WARNING)
 _BARE = re.compile(r"[A-Za-z0-9_.:/@+-]+")  # fullmatch: `$` would also match before a final newline
 # JSON leaves these unescaped, but log readers (and str.splitlines) break lines at them: a blob name
 # holding one would split a decision into two lines, the second one forged by whoever named the blob.

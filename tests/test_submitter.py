@@ -28,6 +28,7 @@ from shared.credentials import REFRESH_MARGIN_SECONDS, TokenProvider
 from shared.dispatch import Outcome, build_request, fire, submit_claimed
 from shared.firing import BlobVersion
 from shared.ledger import RUNS_PREFIX, UNCERTAIN, Claim, Ledger
+from shared.logs import SDK_REQUEST_LOGGER
 from shared.submitter import (
     RetryPolicy,
     SubmitError,
@@ -625,6 +626,7 @@ def test_token_never_appears_in_logs_errors_or_the_ledger(
     container: ContainerClient, caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # every logger: urllib3, azure-core, azure-identity, ours
+    caplog.set_level(logging.DEBUG, logger=SDK_REQUEST_LOGGER)  # quiet by default: its headers are checked too
     # A read timeout a loaded machine's plain answers never reach, a stall past it for the uncertain case.
     policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, budget=10.0, read_timeout=1.0)
     submitter = make_submitter(policy)

@@ -14,7 +14,7 @@ from azure.storage.blob import ContainerClient
 
 from shared.clock import utc_now
 from shared.credentials import _fetches
-from shared.logs import LOGGER
+from shared.logs import LOGGER, SDK_REQUEST_LOGGER
 from shared.runtime import current_runtime
 from shared.submitter import shared_submitter
 from shared.sweep import sweep_trigger
@@ -107,3 +107,23 @@ def test_traces_are_never_sampled() -> None:
     sampling = json.loads((REPO_ROOT / "host.json").read_text())["logging"]["applicationInsights"]["samplingSettings"]
     if sampling.get("isEnabled", True):
         assert "Trace" in sampling["excludedTypes"].split(";")
+
+
+def test_the_storage_clients_request_lines_stay_out_of_the_functions_log(
+    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker forwards every record at INFO and above (its root logger's level) and host.json keeps every
+    trace: azure-core's line per storage request would outnumber the decisions several times over."""
+    caplog.set_level(logging.INFO)  # the root logger, as the worker sets it
+    set_triggers([watch_trigger("landing", container.container_name, standin.published_pipeline_url())])
+    blob = container.get_blob_client("day.csv")
+    blob.upload_blob(b"a,b\n")
+
+    load_function("blob_trigger").invoke(blob_created_event(blob))
+
+    assert any(r.getMessage().startswith("event=submitted") for r in caplog.records)
+    assert [r.getMessage()[:40] for r in caplog.records if r.name == SDK_REQUEST_LOGGER] == []
+    caplog.clear()
+    caplog.set_level(logging.INFO, logger=SDK_REQUEST_LOGGER)  # brought back, as the comment in shared/logs says
+    load_function("blob_trigger").invoke(blob_created_event(blob))  # a redelivery: still read and claimed
+    assert any("Request URL" in r.getMessage() for r in caplog.records if r.name == SDK_REQUEST_LOGGER)
