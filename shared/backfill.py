@@ -66,7 +66,7 @@ class Recorded:
         """`blob` as its firing would key it, and the state of that record (None: it has none). A blob with a
         record is keyed by its content version, looked up read only in its history, so a metadata change since
         its submission finds that submission; a blob without one, or recorded under its own ETag, costs no lookup."""
-        blob = as_recorded(self.ledger, blob, self.subjects, lambda own: entry_key(self.trigger, own) in self.states)
+        blob = as_recorded(self.ledger, self.trigger, blob, self.states, self.subjects)
         return blob, self.states.get(entry_key(self.trigger, blob))
 
 

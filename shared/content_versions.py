@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +38,7 @@ from azure.storage.blob import BlobClient, ContainerClient
 
 from .clock import iso, parse_iso, utc_now
 from .firing import BlobVersion
+from .ledger import entry_key
 
 VERSIONS_PREFIX = "versions/"
 HISTORY = 16  # ETags kept per blob: enough for late events and listings racing a few quick changes
@@ -90,12 +91,14 @@ def content_version(container: ContainerClient, blob: BlobVersion) -> BlobVersio
             return dataclasses.replace(blob, content_version=version)
         try:
             _write(client, blob.ledger_subject, changed, stored.etag if stored else None)
-        except (ResourceExistsError, ResourceModifiedError, ResourceNotFoundError) as error:
-            if isinstance(error, ResourceNotFoundError) and stored is None:
-                raise  # no container: nothing to read again
-            history, stored = _read(client)  # it exists, changed, or was deleted (a prune) since it was read
-            continue
-        return dataclasses.replace(blob, content_version=version)
+        except (ResourceExistsError, ResourceModifiedError):  # a history exists, or changed since it was read
+            pass
+        except ResourceNotFoundError:  # deleted (a prune) since it was read; never read: no container
+            if stored is None:
+                raise
+        else:
+            return dataclasses.replace(blob, content_version=version)
+        history, stored = _read(client)
 
 
 def peek_content_version(container: ContainerClient, blob: BlobVersion) -> BlobVersion:
@@ -106,13 +109,13 @@ def peek_content_version(container: ContainerClient, blob: BlobVersion) -> BlobV
     return dataclasses.replace(blob, content_version=decide(history, blob)[0])
 
 
-def as_recorded(container: ContainerClient, blob: BlobVersion, recorded_subjects: Collection[str],
-                has_record: Callable[[BlobVersion], bool]) -> BlobVersion:
-    """`blob` keyed as its firing would key it, for matching against records about `recorded_subjects`: a blob
-    whose ETag `has_record` of its own, or that has no record at all, costs no history read (an ETag is decided
-    once: one recorded as its own version stays its own); any other is peeked (a metadata change since its
-    record was written finds that record)."""
-    if blob.ledger_subject not in recorded_subjects or has_record(blob):
+def as_recorded(container: ContainerClient, trigger: str, blob: BlobVersion, recorded_keys: Collection[str],
+                recorded_subjects: Collection[str]) -> BlobVersion:
+    """`blob` keyed as `trigger`'s firing would key it, for matching against records (their keys, and the blobs
+    they are about): a blob with no record at all, or one under its own ETag, costs no history read (an ETag is
+    decided once: one recorded as its own version stays its own); any other is peeked (a metadata change since
+    its record was written finds that record)."""
+    if blob.ledger_subject not in recorded_subjects or entry_key(trigger, blob) in recorded_keys:
         return blob
     return peek_content_version(container, blob)
 

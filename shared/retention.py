@@ -72,8 +72,7 @@ def still_watched(trigger: Trigger, keys: set[str], subjects: set[str], ledger: 
     for item in Listing(container, watch):
         blob = blob_version(container, item, account)
         if decide(trigger, blob).matched:
-            keyed = as_recorded(ledger, blob, subjects, lambda own: entry_key(trigger.name, own) in keys)
-            count += entry_key(trigger.name, keyed) in keys
+            count += entry_key(trigger.name, as_recorded(ledger, trigger.name, blob, keys, subjects)) in keys
     return count
 
 

@@ -19,10 +19,8 @@ from typing import Any
 
 import pytest
 import requests
-from azure.core.credentials import AccessToken
 from azure.storage.blob import ContainerClient
 
-from shared import credentials
 from shared.config import parse_config
 from shared.credentials import REFRESH_MARGIN_SECONDS, TokenProvider
 from shared.dispatch import Outcome, build_request, fire, submit_claimed
@@ -155,53 +153,48 @@ def test_token_is_cached_across_submissions(submitter: Submitter, request_: Pipe
     assert identity_calls() == 1
 
 
-class CountingCredential:
-    """Stands in for azure-identity's credential: counts the tokens asked for; `gate` holds a fetch back."""
-
-    def __init__(self, lifetime: float, gate: threading.Event | None = None) -> None:
-        self.lifetime, self.gate, self.asked = lifetime, gate, 0
-
-    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
-        self.asked += 1
-        if self.gate is not None:
-            self.gate.wait(10)
-        return AccessToken(uuid.uuid4().hex, int(time.time() + self.lifetime))
-
-
-def test_a_held_token_is_handed_out_again_until_it_nears_its_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_held_token_is_handed_out_again_until_it_nears_its_expiry(
+    bridge_env: dict[str, str], identity: IdentityEndpoint, identity_calls: Callable[[], int],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
     """Each submission asked the credential (a `token` thread and MSAL's cache) although the token it had was
-    good for an hour; it still asks once the token has less than the refresh margin to live, or was forgotten."""
-    lasting, ending = CountingCredential(3600), CountingCredential(REFRESH_MARGIN_SECONDS - 5)
-    monkeypatch.setattr(credentials, "identity_credential", lambda client_id: ending if client_id else lasting)
+    good for an hour; it still asks once the token has less than the refresh margin to live, or was forgotten.
+    azure-identity logs each time it is asked (`<Credential>.get_token succeeded`, INFO), from its cache too."""
+    caplog.set_level(logging.INFO, logger="azure.identity")
+
+    def asked() -> int:
+        return sum("ManagedIdentityCredential.get_token succeeded" in r.getMessage() for r in caplog.records)
+
     tokens = TokenProvider()
-
     first = {tokens.token(SCOPE_MANAGEMENT, None, timeout=5).token for _ in range(5)}
+    assert len(first) == 1 and asked() == 1 and identity_calls() == 1
+
+    monkeypatch.setattr(identity, "lifetime", REFRESH_MARGIN_SECONDS - 5)
     short = {tokens.token(SCOPE_MANAGEMENT, "user-assigned", timeout=5).token for _ in range(3)}
+    assert len(short) == 3 and asked() == 4 and identity_calls() == 4
 
-    assert len(first) == 1 and lasting.asked == 1
-    assert len(short) == 3 and ending.asked == 3
     tokens.forget(None)  # a 401: the next token is a fresh one
-    assert tokens.token(SCOPE_MANAGEMENT, None).token not in first and lasting.asked == 2
+    assert tokens.token(SCOPE_MANAGEMENT, None).token not in first and asked() == 5 and identity_calls() == 5
 
 
-def test_a_token_fetched_by_a_forgotten_credential_is_not_handed_out_again(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_token_fetched_by_a_forgotten_credential_is_not_handed_out_again(
+    bridge_env: dict[str, str], identity: IdentityEndpoint, identity_calls: Callable[[], int],
+) -> None:
     """A fetch under way when a 401 makes the provider forget its credential must not put that credential's
     (perhaps revoked) token back for the submissions after it."""
-    gate = threading.Event()
-    old, new = CountingCredential(3600, gate), CountingCredential(3600)
-    made = iter([old, new])
-    monkeypatch.setattr(credentials, "identity_credential", lambda client_id: next(made))
+    hold = Hold()
+    identity.hold_next(hold)
     tokens = TokenProvider()
     fetching = threading.Thread(target=tokens.token, args=(SCOPE_MANAGEMENT, None, 5))
     fetching.start()
-    assert wait_for(lambda: old.asked == 1)
+    assert hold.wait_reached(10)
 
     tokens.forget(None)
-    gate.set()
+    hold.release.set()
     fetching.join(10)
 
     tokens.token(SCOPE_MANAGEMENT, None, timeout=5)
-    assert new.asked == 1
+    assert identity_calls() == 2
 
 
 def test_concurrent_submissions_share_the_submitter(submitter: Submitter, request_: PipelineRequest,

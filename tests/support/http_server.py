@@ -13,6 +13,17 @@ from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
+class Hold:
+    """Blocks a request at its fault's point until the test sets `release` (after killing the caller)."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def wait_reached(self, timeout: float = 60.0) -> bool:
+        return self.reached.wait(timeout)
+
+
+@dataclass
 class Request:
     method: str
     path: str

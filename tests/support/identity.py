@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from .http_server import LoopbackServer, Reply, Request
+from .http_server import Hold, LoopbackServer, Reply, Request
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class IdentityEndpoint:
         self.issued: dict[str, IssuedToken] = {}
         self.requests: list[dict[str, str | None]] = []
         self.failures_to_inject: list[int] = []
+        self.holds: list[Hold] = []
         self.revoked: set[str] = set()
         self._lock = threading.Lock()
         self.server = LoopbackServer()
@@ -54,6 +55,11 @@ class IdentityEndpoint:
     def fail_next(self, status: int, times: int = 1) -> None:
         with self._lock:
             self.failures_to_inject.extend([status] * times)
+
+    def hold_next(self, hold: Hold) -> None:
+        """The next token request waits until the test releases `hold`, then is answered."""
+        with self._lock:
+            self.holds.append(hold)
 
     def revoke_all(self) -> None:
         """Tokens issued so far stop being accepted (the stand-in then answers 401)."""
@@ -84,6 +90,10 @@ class IdentityEndpoint:
             if self.failures_to_inject:
                 status = self.failures_to_inject.pop(0)
                 return Reply(status, {"statusCode": status, "message": "injected identity failure"})
+            hold = self.holds.pop(0) if self.holds else None
+        if hold is not None:
+            hold.reached.set()
+            hold.release.wait(60)
         if request.headers.get("x-identity-header") != self.secret_header:
             return Reply(401, {"statusCode": 401, "message": "X-IDENTITY-HEADER is wrong"})
         if (request.query.get("api-version") or [""])[0] != "2019-08-01":

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from .http_server import LoopbackServer, Reply, Request
+from .http_server import Hold, LoopbackServer, Reply, Request
 from .identity import IdentityEndpoint
 
 if TYPE_CHECKING:
@@ -61,17 +61,6 @@ AML_KINDS = ("published_pipeline", "pipeline_endpoint")
 # One term of the run-history filter as azureml-core writes it (docs/services.md, AML v1 run history).
 FILTER_TERM = re.compile(r'\((?:(?P<map>Properties|Tags)/(?P<key>[A-Za-z0-9_]+) eq "(?P<value>[^"]*)"'
                          r"|(?P<no_parent>ParentRunId eq null))\)")
-
-
-@dataclass
-class Hold:
-    """Blocks a request at its fault's point until the test sets `release` (after killing the caller)."""
-
-    reached: threading.Event = field(default_factory=threading.Event)
-    release: threading.Event = field(default_factory=threading.Event)
-
-    def wait_reached(self, timeout: float = 60.0) -> bool:
-        return self.reached.wait(timeout)
 
 
 @dataclass
