@@ -16,6 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from tests.support.azurite import SECOND_ACCOUNT, SECOND_CONNECTION, Azurite
 from tests.support.host import FunctionApp, load_function
 from tests.support.identity import IdentityEndpoint
+from tests.support.ports import refused_port
 from tests.support.standin import PipelineStandIn
 
 # CI explores the same examples every run (a failure found once is reproducible); developers explore anew.
@@ -34,6 +35,13 @@ def azurite() -> Iterator[Azurite]:
     server = Azurite().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A loopback port where nothing listens, for tests of an unreachable service."""
+    with refused_port() as port:
+        yield port
 
 
 @pytest.fixture(scope="session")

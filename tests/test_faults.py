@@ -27,7 +27,6 @@ from tests.support.fault_proxy import FaultProxy
 from tests.support.host import FunctionApp, blob_created_event, load_function, timer_payload
 from tests.support.identity import IdentityEndpoint
 from tests.support.leaks import all_logs, leaked_secrets, rendered
-from tests.support.ports import free_port
 from tests.support.standin import PipelineStandIn
 from tests.support.triggers import watch_trigger
 
@@ -83,11 +82,11 @@ def only_entry() -> LedgerEntry:
 # -- the ledger's storage account ----------------------------------------------------------------
 def test_unreachable_ledger_account_fails_loudly_and_submits_nothing(
     blob_function: FunctionApp, landing: ContainerClient, standin: PipelineStandIn, azurite: Azurite,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, closed_port: int,
 ) -> None:
     event = blob_created_event(new_blob(landing))
     # The same account (events name it), at an address where nothing listens.
-    monkeypatch.setenv("AzureWebJobsStorage", ledger_connection(azurite, f"http://127.0.0.1:{free_port()}/{ACCOUNT}"))
+    monkeypatch.setenv("AzureWebJobsStorage", ledger_connection(azurite, f"http://127.0.0.1:{closed_port}/{ACCOUNT}"))
 
     with pytest.raises(ServiceRequestError, match="Connection refused"):
         blob_function.invoke(event)
@@ -248,10 +247,10 @@ def test_identity_endpoint_errors_are_retried_with_a_clear_error_and_no_token_in
 
 def test_unreachable_identity_endpoint_releases_the_blob_with_a_clear_error(
     blob_function: FunctionApp, landing: ContainerClient, standin: PipelineStandIn, identity: IdentityEndpoint,
-    fresh_tokens: None, monkeypatch: pytest.MonkeyPatch,
+    fresh_tokens: None, monkeypatch: pytest.MonkeyPatch, closed_port: int,
 ) -> None:
     monkeypatch.setenv("PIPELINE_MAX_ATTEMPTS", "1")
-    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{free_port()}/msi/token")
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{closed_port}/msi/token")
     with all_logs() as records, pytest.raises(RetryLaterError):
         blob_function.invoke(blob_created_event(new_blob(landing)))
     entry = only_entry()

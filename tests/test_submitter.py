@@ -299,8 +299,8 @@ def test_retries_exhausted_surface_the_aml_error(make_submitter: Callable[..., S
 
 
 def test_connection_refused_is_retried_as_transient(submitter: Submitter, sleeps: Sleeps,
-                                                    identity_calls: Callable[[], int]) -> None:
-    closed = aml_request(f"http://127.0.0.1:{free_port()}/pipelines/x")
+                                                    identity_calls: Callable[[], int], closed_port: int) -> None:
+    closed = aml_request(f"http://127.0.0.1:{closed_port}/pipelines/x")
     error = submit_error(submitter, closed)
     assert error.code == "ConnectionFailed"
     assert error.transient and not error.ambiguous and error.status is None
@@ -705,10 +705,9 @@ def test_redact_removes_bearer_tokens_and_the_known_secret() -> None:
     assert cleaned == "Authorization: Bearer [redacted] and raw [redacted] here; Bearer [redacted]"
 
 
-def test_connection_never_made_classification() -> None:
-    port = free_port()
+def test_connection_never_made_classification(closed_port: int) -> None:
     with pytest.raises(requests.ConnectionError) as refused:
-        requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+        requests.get(f"http://127.0.0.1:{closed_port}/", timeout=1)
     assert connection_never_made(refused.value)
     assert connection_never_made(requests.ConnectTimeout("connect timed out"))
     assert not connection_never_made(requests.ConnectionError("Connection aborted: RemoteDisconnected"))
