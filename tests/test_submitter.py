@@ -41,7 +41,6 @@ from shared.targets.published_pipeline import run_id
 from shared.targets.spec import SCOPE_MANAGEMENT
 from tests.support.http_server import Request
 from tests.support.identity import IdentityEndpoint
-from tests.support.ports import free_port
 from tests.support.standin import Fault, Hold, PipelineStandIn
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, budget=10.0, connect_timeout=1.0,
@@ -311,10 +310,13 @@ def test_connection_refused_is_retried_as_transient(submitter: Submitter, sleeps
 
 def test_connection_refused_then_service_comes_up(submitter: Submitter, standin: PipelineStandIn,
                                                   sleeps: Sleeps) -> None:
-    """The first attempts find nothing listening; the service starts during the backoff."""
-    port = free_port()
+    """The first attempts find nothing listening; the service starts during the backoff.
+
+    The port is held bound (connections refused) from the start, and the same socket starts listening later:
+    no other process can take it meanwhile."""
     server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    port = int(server.getsockname()[1])
     accepted: list[bytes] = []
 
     def serve() -> None:
@@ -331,7 +333,6 @@ def test_connection_refused_then_service_comes_up(submitter: Submitter, standin:
     def sleep_then_listen(seconds: float) -> None:
         sleeps.append(seconds)
         if len(sleeps) == 2:
-            server.bind(("127.0.0.1", port))
             server.listen(1)
             threading.Thread(target=serve, daemon=True).start()
 
