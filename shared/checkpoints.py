@@ -31,15 +31,16 @@ class StateStore:
             return {}, None
         return json.loads(download.readall()), str(download.properties.etag)
 
-    def write(self, name: str, document: dict[str, Any], etag: str | None) -> bool:
-        """Create (etag None) or replace the version read; False when someone else wrote first."""
+    def write(self, name: str, document: dict[str, Any], etag: str | None) -> str | None:
+        """Create (etag None) or replace the version read; the new version's ETag (the next write is conditional
+        on it), or None when someone else wrote first."""
         data = json.dumps(document, sort_keys=True).encode("utf-8")
         try:
             if etag is None:
-                self._blob(name).upload_blob(data, overwrite=False)
+                written = self._blob(name).upload_blob(data, overwrite=False)
             else:
-                self._blob(name).upload_blob(data, overwrite=True, etag=etag,
-                                             match_condition=MatchConditions.IfNotModified)
+                written = self._blob(name).upload_blob(data, overwrite=True, etag=etag,
+                                                       match_condition=MatchConditions.IfNotModified)
         except (ResourceExistsError, ResourceModifiedError):
-            return False
-        return True
+            return None
+        return str(written["etag"])

@@ -49,41 +49,55 @@ def arm(schedule: Schedule, now: datetime, previous: dict[str, Any]) -> dict[str
             "pending": previous.get("pending", [])}
 
 
+STATE_WRITE_TRIES = 5  # another host writing the same schedule's state between our read and write, in a row
+
+
 def run_schedule(trigger: Trigger, runtime: Runtime, store: StateStore, now: datetime,
                  past_due: bool) -> FiringResult | None:
+    """The due slot is written pending (and last fired) before it is fired: a tick killed after its claim leaves
+    it pending, so later ticks fire it again until it is settled, however many newer slots come due meanwhile
+    (it was fired, so it is never counted as missed). Settled, it leaves the pending list."""
     schedule = trigger.schedule
     assert schedule is not None
     state_name = f"schedule/{trigger.name}"
-    state, etag = store.read(state_name)
-    if not trigger.active:
-        if state and not state.get("paused"):
-            store.write(state_name, {**state, "paused": True}, etag)
-        return None
-    armed = state.get("definition") != repr(schedule) or bool(state.get("paused"))
-    if armed:
-        if state:
-            log_decision("schedule_rearmed", trigger=trigger.name, definition=describe(schedule),
-                         reason="resumed" if state.get("paused") else "changed")
-        state = arm(schedule, now, state)
-    changed = retry_pending(trigger, runtime, state) or armed
-    anchor = parse_iso(str(state["anchor"]))
-    last = parse_iso(str(state["last_slot"])) if state.get("last_slot") else None
-    due = latest_slot(schedule, now, anchor)
-    if due is None or (last is not None and due <= last):
-        if changed:
-            store.write(state_name, state, etag)
-        return None
-    missed = count_slots(schedule, last, due, anchor) if last is not None else 0
-    if missed:
-        log_decision("missed_slots_skipped", logging.WARNING, trigger=trigger.name, skipped=missed,
-                     last_slot=iso(last) if last else None, firing_slot=iso(due))
-    log_decision("matched", trigger=trigger.name, slot=iso(due), past_due=past_due or None)
-    result = fire(trigger, ScheduledSlot(due), ledger=runtime.ledger, submitter=runtime.submitter,
-                  source="schedule")
-    state["last_slot"] = iso(due)
-    state["pending"] = [*state.get("pending", []), *([] if result.outcome in SETTLED else [iso(due)])]
-    store.write(state_name, state, etag)
-    return result
+    for _ in range(STATE_WRITE_TRIES):
+        state, etag = store.read(state_name)
+        if not trigger.active:
+            if state and not state.get("paused"):
+                store.write(state_name, {**state, "paused": True}, etag)
+            return None
+        armed = state.get("definition") != repr(schedule) or bool(state.get("paused"))
+        if armed:
+            if state:
+                log_decision("schedule_rearmed", trigger=trigger.name, definition=describe(schedule),
+                             reason="resumed" if state.get("paused") else "changed")
+            state = arm(schedule, now, state)
+        changed = retry_pending(trigger, runtime, state) or armed
+        anchor = parse_iso(str(state["anchor"]))
+        last = parse_iso(str(state["last_slot"])) if state.get("last_slot") else None
+        due = latest_slot(schedule, now, anchor)
+        if due is None or (last is not None and due <= last):
+            if changed:
+                store.write(state_name, state, etag)
+            return None
+        slot = iso(due)
+        state["last_slot"] = slot
+        state["pending"] = [*(p for p in state.get("pending", []) if p != slot), slot]
+        written = store.write(state_name, state, etag)
+        if written is None:  # another host wrote this schedule's state since it was read: decide again from it
+            continue
+        missed = count_slots(schedule, last, due, anchor) if last is not None else 0
+        if missed:
+            log_decision("missed_slots_skipped", logging.WARNING, trigger=trigger.name, skipped=missed,
+                         last_slot=iso(last) if last else None, firing_slot=slot)
+        log_decision("matched", trigger=trigger.name, slot=slot, past_due=past_due or None)
+        result = fire(trigger, ScheduledSlot(due), ledger=runtime.ledger, submitter=runtime.submitter,
+                      source="schedule")
+        if result.outcome in SETTLED:  # if this write loses, the slot stays pending and a later tick settles it
+            store.write(state_name, {**state, "pending": [p for p in state["pending"] if p != slot]}, written)
+        return result
+    raise RuntimeError(f"schedule state of {trigger.name!r} kept changing under this tick "
+                       f"({STATE_WRITE_TRIES} conditional writes lost in a row); the next tick tries again")
 
 
 def retry_pending(trigger: Trigger, runtime: Runtime, state: dict[str, Any]) -> bool:

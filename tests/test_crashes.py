@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from azure.storage.blob import BlobClient, ContainerClient
 
 from shared.cli.app import main as cli
 from shared.ledger import CLAIMED, FAILED, SUBMITTED, Ledger, LedgerEntry
+from shared.runtime import current_runtime
+from shared.timer_path import handle_tick
 from tests.support.host import FunctionApp, blob_created_event, load_function
 from tests.support.http_server import Request
 from tests.support.standin import Fault, Hold, PipelineStandIn, blob_named
@@ -182,3 +185,28 @@ def test_killed_mid_sweep_with_requests_in_flight_every_blob_runs_once(
     recorded = {str(e.firing["blob"]): e for e in entries()}
     assert {name for name, e in recorded.items() if e.resolved_by == "lookup"} == created
     assert all(e.state == SUBMITTED for e in recorded.values()) and len(recorded) == len(names)
+
+
+def test_a_schedule_slot_killed_after_its_claim_is_retried_after_newer_slots_came_due(
+    set_triggers: Setter, standin: PipelineStandIn, worker: Worker,
+) -> None:
+    """The tick that fired 10:01 dies before it writes its schedule state; by the next tick 10:02 is due. 10:01 was
+    fired (claimed), so it is pending, never missed: once its claim expires it is taken over and runs once."""
+    set_triggers([{"name": "every-minute", "cron": "0 * * * * *",
+                   "pipeline": {"endpoint": standin.published_pipeline_url(), "experiment_name": "minutely"}}])
+    t0 = datetime(2026, 11, 25, 10, 0, 5, tzinfo=UTC)
+    handle_tick(now=t0, runtime=current_runtime())  # 10:00 runs
+    hold = Hold()
+    standin.inject(Fault(hold=hold, drop=True))  # 10:01 claimed, its request in flight, no run created
+
+    assert killed_while_held(worker, {"op": "tick", "at": (t0 + timedelta(minutes=1)).isoformat()}, [hold]) is None
+    assert {e.firing["slot"]: e.state for e in entries()}["2026-11-25T10:01:00Z"] == CLAIMED
+    time.sleep(LEASE_SECONDS + 0.2)  # the dead tick's claim expires
+
+    for minute in (2, 3):
+        handle_tick(now=t0 + timedelta(minutes=minute), runtime=current_runtime())
+
+    states = {str(e.firing["slot"]): e.state for e in entries()}
+    slots = [f"2026-11-25T10:0{minute}:00Z" for minute in range(4)]
+    assert states == dict.fromkeys(slots, SUBMITTED), "a slot fired by a killed tick was counted as missed"
+    assert len(standin.runs) == 4

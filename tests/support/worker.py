@@ -2,7 +2,8 @@
 
 `python -m tests.support.worker` reads one JSON command per line on stdin and answers one JSON line on
 stdout when it is done: `{"op": "event", "event": {...}}` invokes `blob_trigger` the way the host does,
-`{"op": "sweep", "trigger": NAME}` runs that trigger's polling sweep now (the CLI's `sweep`). The answer is
+`{"op": "sweep", "trigger": NAME}` runs that trigger's polling sweep now (the CLI's `sweep`), `{"op": "tick",
+"at": ISO}` runs one timer tick as if it were that moment (its schedules and due sweeps). The answer is
 `{"ok": true}` or `{"ok": false, "error": "<type>: <message>"}`, as the host would report an invocation.
 It runs with the test's app settings (its environment). `Worker` drives one from the test.
 
@@ -19,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from typing import Any
 
 from .host import REPO_ROOT
@@ -85,6 +87,7 @@ class Worker:
 
 def serve() -> None:
     from shared.cli.app import main as cli
+    from shared.timer_path import handle_tick
     from tests.support.host import load_function
 
     blob_function = load_function("blob_trigger")
@@ -93,6 +96,8 @@ def serve() -> None:
         try:
             if command["op"] == "event":
                 blob_function.invoke(command["event"])
+            elif command["op"] == "tick":
+                handle_tick(now=datetime.fromisoformat(command["at"]))
             else:
                 with contextlib.redirect_stdout(sys.stderr):  # stdout carries the answers only
                     code = cli(["sweep", command["trigger"]])
