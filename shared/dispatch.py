@@ -43,7 +43,7 @@ from .logs import log_decision
 from .lookup import LookupFailedError, find_runs, lookup_window
 from .run_keys import run_key_for
 from .settings import float_setting
-from .submitter import SubmitError, SubmitResult
+from .submitter import RetryPolicy, SubmitError, SubmitResult, longest_submission
 from .targets import TARGET_KINDS, PipelineRequest, ServiceAnswer, TargetKind, target_kind
 
 HOLDER_POLL_SECONDS = 0.5
@@ -169,6 +169,7 @@ def submit_claimed(
     for a later delivery is recorded failed instead, so the operator can replay it again.
     `operator_checked`: the operator checked the service for a run of a kind that has no lookup.
     """
+    deadline = within_the_lease(submitter, deadline)
     submission = _Submission(trigger_name, firing, claim, request, ledger, submitter, source, retry_later, deadline)
     kind = TARGET_KINDS.get(request.kind)
     if kind is None:  # a stored request from another version: refuse before anything is sent
@@ -193,6 +194,17 @@ def submit_claimed(
                 code="Interrupted", ambiguous=True), kind, attempted_at)
         raise
     return submission.recorded(read_run_id(kind, result.answer), result)
+
+
+def within_the_lease(submitter: RequestSender, deadline: float | None) -> float:
+    """When a claim's work must be over: the lease is checked against the longest submission
+    (`runtime.lease_problems`), and a lookup before the submission shares that time with it, so no request is
+    still being sent when the lease runs out and another delivery takes the claim over (and, finding no run yet,
+    starts a second one). What is left after a slow lookup cuts the submission's timeouts; too little sends
+    nothing (`DeadlineReached`, released for the next delivery)."""
+    policy = getattr(submitter, "policy", None) or RetryPolicy.from_settings()
+    bound = time.monotonic() + longest_submission(policy)
+    return bound if deadline is None else min(deadline, bound)
 
 
 def send(kind: TargetKind, request: PipelineRequest, sender: RequestSender,

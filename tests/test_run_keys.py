@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,13 +15,15 @@ import pytest
 from azure.storage.blob import ContainerClient
 
 from shared.cli.app import main as cli
+from shared.clock import parse_iso
 from shared.event_path import RetryLaterError
 from shared.ledger import FAILED, SUBMITTED, UNCERTAIN, Ledger, LedgerEntry
 from shared.lookup import lookup_window
 from shared.targets import PipelineRequest, target_kind
 from shared.targets.aml_run_lookup import first as aml_first
 from tests.support.host import FunctionApp, blob_created_event, load_function
-from tests.support.standin import PipelineStandIn
+from tests.support.http_server import Request
+from tests.support.standin import Fault, Hold, PipelineStandIn
 from tests.support.triggers import kind_trigger
 
 Setter = Callable[[list[Any]], None]
@@ -168,3 +173,55 @@ def test_the_aml_lookups_ask_for_the_key_the_way_azureml_core_filters() -> None:
     assert query.idempotent and runs.idempotent  # reads: safe to re-send after an uncertain outcome
     assert kind.can_look_up(by_property) and kind.can_look_up(by_parameter)
     assert not kind.can_look_up(PipelineRequest(body={"ExperimentName": "e"}, **request))
+
+
+def test_a_slow_lookup_leaves_no_post_in_flight_when_the_claim_runs_out(
+    set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn, blob_function: FunctionApp,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lease is checked against the longest submission, but a takeover looks the run up before it submits: a
+    lookup as slow as the service allows, then the POST, must still end inside the lease. Otherwise the next
+    delivery takes the claim over while that POST is in flight, finds no run yet, and starts a second one."""
+    for name, value in {"PIPELINE_CLAIM_LEASE_SECONDS": "8", "PIPELINE_RETRY_BUDGET_SECONDS": "0.5",
+                        "PIPELINE_CONNECT_TIMEOUT_SECONDS": "1", "PIPELINE_READ_TIMEOUT_SECONDS": "6",
+                        "PIPELINE_LOOKUP_DELAY_SECONDS": "0"}.items():
+        monkeypatch.setenv(name, value)  # the longest submission: 0.5 + 1 + 6 = 7.5 s, inside the 8 s lease
+    set_triggers([kind_trigger("adf_pipeline", "adf", container.container_name, standin.url_for("adf_pipeline"),
+                               "run_key")])
+    event = upload_event(container, "day.csv")
+    standin.fail_next(500)  # no run; the firing is uncertain and its next delivery looks it up first
+    with pytest.raises(RetryLaterError):
+        blob_function.invoke(event)
+    held = Hold()
+    plan = {"lookup": Fault(stall=5), "post": Fault(hold=held)}  # a slow (not failing) lookup, then the POST
+
+    def slow_lookup_then_held_post(request: Request) -> Fault | None:
+        return plan.pop("lookup" if request.path.endswith("queryPipelineRuns") else "post", None)
+
+    def deliver() -> None:
+        with contextlib.suppress(RetryLaterError):
+            blob_function.invoke(event)
+
+    standin.fault_hook = slow_lookup_then_held_post
+    first = threading.Thread(target=deliver)
+    first.start()
+    try:
+        assert held.wait_reached(60), "the first delivery never sent its POST"
+        monkeypatch.setenv("PIPELINE_LOOKUP_DELAY_SECONDS", "5")
+        lease_until = parse_iso(str(only_entry("day.csv").lease_until))
+        time.sleep(max(0.0, (lease_until - datetime.now(UTC)).total_seconds()) + 0.3)
+        deliver()  # the next delivery, once the claim has run out
+    finally:
+        held.release.set()
+        first.join(30)
+    standin.fault_hook = None
+    monkeypatch.setenv("PIPELINE_LOOKUP_DELAY_SECONDS", "0")
+    for _ in range(100):  # the held POST is answered (its caller may have gone): its run exists now
+        if standin.runs:
+            break
+        time.sleep(0.05)
+    deliver()
+
+    assert len(standin.runs) == 1, "a takeover started a second run while the first POST was in flight"
+    entry = only_entry("day.csv")
+    assert (entry.state, entry.run_id) == (SUBMITTED, standin.runs[0].run_id)
