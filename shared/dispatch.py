@@ -43,10 +43,11 @@ from .logs import log_decision
 from .lookup import LookupFailedError, find_runs, lookup_window
 from .run_keys import run_key_for
 from .settings import float_setting
-from .submitter import RetryPolicy, SubmitError, SubmitResult, longest_submission
+from .submitter import SubmitError, SubmitResult
 from .targets import TARGET_KINDS, PipelineRequest, ServiceAnswer, TargetKind, target_kind
 
 HOLDER_POLL_SECONDS = 0.5
+RECORD_MARGIN_SECONDS = 2.0  # for the outcome's conditional write after the last answer, inside the lease
 
 
 class RequestSender(Protocol):
@@ -169,7 +170,7 @@ def submit_claimed(
     for a later delivery is recorded failed instead, so the operator can replay it again.
     `operator_checked`: the operator checked the service for a run of a kind that has no lookup.
     """
-    deadline = within_the_lease(submitter, deadline)
+    deadline = within_the_lease(claim, deadline)
     submission = _Submission(trigger_name, firing, claim, request, ledger, submitter, source, retry_later, deadline)
     kind = TARGET_KINDS.get(request.kind)
     if kind is None:  # a stored request from another version: refuse before anything is sent
@@ -196,14 +197,15 @@ def submit_claimed(
     return submission.recorded(read_run_id(kind, result.answer), result)
 
 
-def within_the_lease(submitter: RequestSender, deadline: float | None) -> float:
-    """When a claim's work must be over: the lease is checked against the longest submission
-    (`runtime.lease_problems`), and a lookup before the submission shares that time with it, so no request is
-    still being sent when the lease runs out and another delivery takes the claim over (and, finding no run yet,
-    starts a second one). What is left after a slow lookup cuts the submission's timeouts; too little sends
-    nothing (`DeadlineReached`, released for the next delivery)."""
-    policy = getattr(submitter, "policy", None) or RetryPolicy.from_settings()
-    bound = time.monotonic() + longest_submission(policy)
+def within_the_lease(claim: Claim, deadline: float | None) -> float | None:
+    """The claim's requests end before its lease runs out: otherwise another delivery could take the claim over
+    while a request is still being sent and, finding no run yet, start a second one. Everything since the claim
+    counts (a lookup before the submission, a wait for a request slot); what is left cuts the submission's
+    timeouts, and too little sends nothing (the firing is released for the next delivery)."""
+    if claim.entry.lease_until is None:
+        return deadline
+    left = (parse_iso(claim.entry.lease_until) - utc_now()).total_seconds() - RECORD_MARGIN_SECONDS
+    bound = time.monotonic() + left
     return bound if deadline is None else min(deadline, bound)
 
 

@@ -39,7 +39,6 @@ def handle_blob_event(
     topic: object = None,
 ) -> list[FiringResult]:
     deadline = time.monotonic() + float_setting("PIPELINE_EVENT_BUDGET_SECONDS", DEFAULT_EVENT_BUDGET_SECONDS)
-    deadline = time.monotonic() + float_setting("PIPELINE_EVENT_BUDGET_SECONDS", DEFAULT_EVENT_BUDGET_SECONDS)
     runtime = runtime or current_runtime()
     event = read_event(event_type, subject, data, topic)
     if isinstance(event, Unusable):

@@ -18,7 +18,7 @@ from .invocation import thread_initializer
 from .logs import log_decision
 from .runtime import Runtime
 from .settings import float_setting
-from .submitter import RetryPolicy, SubmitResult, Submitter
+from .submitter import SubmitResult, Submitter
 from .sweep_report import SweepReport
 from .targets import PipelineRequest
 
@@ -50,10 +50,6 @@ class RequestSlot:
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return self.submitter.policy
 
     def release(self) -> None:
         if self.held:

@@ -12,7 +12,7 @@ from .checkpoints import StateStore
 from .config import BridgeConfig, ConfigError, load_config
 from .deadline import FUNCTION_TIMEOUT_SECONDS, TICK_SETTING, tick_seconds
 from .ledger import Ledger
-from .submitter import RetryPolicy, Submitter, longest_submission, shared_submitter
+from .submitter import RetryPolicy, Submitter, shared_submitter
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,10 @@ class Runtime:
     ledger: Ledger
     submitter: Submitter
     state: StateStore  # schedule and sweep progress, kept beside the ledger records
+
+
+def longest_submission(policy: RetryPolicy) -> float:
+    return policy.budget + policy.connect_timeout + policy.read_timeout
 
 
 def lease_problems(ledger: Ledger, policy: RetryPolicy) -> list[str]:

@@ -77,11 +77,6 @@ class RetryPolicy:
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
 
 
-def longest_submission(policy: RetryPolicy) -> float:
-    """The longest one submission can take: its retry budget, then one more attempt's connect and read."""
-    return policy.budget + policy.connect_timeout + policy.read_timeout
-
-
 @dataclass
 class SubmitError(Exception):
     """A submission that did not produce a run; fields are safe to log and store (no token)."""

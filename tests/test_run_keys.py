@@ -25,6 +25,7 @@ from tests.support.host import FunctionApp, blob_created_event, load_function
 from tests.support.http_server import Request
 from tests.support.standin import Fault, Hold, PipelineStandIn
 from tests.support.triggers import kind_trigger
+from tests.support.waiting import wait_for
 
 Setter = Callable[[list[Any]], None]
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -179,21 +180,23 @@ def test_a_slow_lookup_leaves_no_post_in_flight_when_the_claim_runs_out(
     set_triggers: Setter, container: ContainerClient, standin: PipelineStandIn, blob_function: FunctionApp,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The lease is checked against the longest submission, but a takeover looks the run up before it submits: a
-    lookup as slow as the service allows, then the POST, must still end inside the lease. Otherwise the next
-    delivery takes the claim over while that POST is in flight, finds no run yet, and starts a second one."""
-    for name, value in {"PIPELINE_CLAIM_LEASE_SECONDS": "8", "PIPELINE_RETRY_BUDGET_SECONDS": "0.5",
-                        "PIPELINE_CONNECT_TIMEOUT_SECONDS": "1", "PIPELINE_READ_TIMEOUT_SECONDS": "6",
-                        "PIPELINE_LOOKUP_DELAY_SECONDS": "0"}.items():
-        monkeypatch.setenv(name, value)  # the longest submission: 0.5 + 1 + 6 = 7.5 s, inside the 8 s lease
+    """A takeover looks the run up before it submits. However slow the lookup, the POST after it must be over
+    before the claim's lease runs out; otherwise the next delivery takes the claim over while that POST is in
+    flight, finds no run yet, and starts a second one."""
+    for name, value in {"PIPELINE_CLAIM_LEASE_SECONDS": "20", "PIPELINE_RETRY_BUDGET_SECONDS": "0.5",
+                        "PIPELINE_CONNECT_TIMEOUT_SECONDS": "1", "PIPELINE_READ_TIMEOUT_SECONDS": "18",
+                        "PIPELINE_LOOKUP_DELAY_SECONDS": "0", "PIPELINE_EVENT_BUDGET_SECONDS": "28"}.items():
+        # The longest submission: 0.5 + 1 + 18 = 19.5 s, inside the 20 s lease; the event budget is no bound
+        # here (the sweep, a replay and the schedules have none at all).
+        monkeypatch.setenv(name, value)
     set_triggers([kind_trigger("adf_pipeline", "adf", container.container_name, standin.url_for("adf_pipeline"),
                                "run_key")])
     event = upload_event(container, "day.csv")
     standin.fail_next(500)  # no run; the firing is uncertain and its next delivery looks it up first
     with pytest.raises(RetryLaterError):
         blob_function.invoke(event)
-    held = Hold()
-    plan = {"lookup": Fault(stall=5), "post": Fault(hold=held)}  # a slow (not failing) lookup, then the POST
+    held = Hold()  # the POST's run is created when the test releases it, after its sender may have given up
+    plan = {"lookup": Fault(stall=8), "post": Fault(hold=held)}  # a slow (not failing) lookup, then the POST
 
     def slow_lookup_then_held_post(request: Request) -> Fault | None:
         return plan.pop("lookup" if request.path.endswith("queryPipelineRuns") else "post", None)
@@ -207,19 +210,20 @@ def test_a_slow_lookup_leaves_no_post_in_flight_when_the_claim_runs_out(
     first.start()
     try:
         assert held.wait_reached(60), "the first delivery never sent its POST"
-        monkeypatch.setenv("PIPELINE_LOOKUP_DELAY_SECONDS", "5")
+        # The next delivery, once the claim has run out. A POST still in flight then leaves the claim to be taken
+        # over (claimed 20 s ago: older than the 15 s lookup delay, so it is looked up, nothing found, re-sent);
+        # one cut off in time was recorded uncertain, its attempt too recent (after the 8 s lookup) to look up.
+        monkeypatch.setenv("PIPELINE_LOOKUP_DELAY_SECONDS", "15")
         lease_until = parse_iso(str(only_entry("day.csv").lease_until))
         time.sleep(max(0.0, (lease_until - datetime.now(UTC)).total_seconds()) + 0.3)
-        deliver()  # the next delivery, once the claim has run out
+        deliver()
     finally:
         held.release.set()
         first.join(30)
     standin.fault_hook = None
     monkeypatch.setenv("PIPELINE_LOOKUP_DELAY_SECONDS", "0")
-    for _ in range(100):  # the held POST is answered (its caller may have gone): its run exists now
-        if standin.runs:
-            break
-        time.sleep(0.05)
+    # Every createRun after the first (answered 500, no run) creates one, the held one once released.
+    assert wait_for(lambda: len(standin.runs) == sum(r.path.endswith("/createRun") for r in standin.requests) - 1)
     deliver()
 
     assert len(standin.runs) == 1, "a takeover started a second run while the first POST was in flight"

@@ -42,6 +42,7 @@ from shared.targets.spec import SCOPE_MANAGEMENT
 from tests.support.http_server import Request
 from tests.support.identity import IdentityEndpoint
 from tests.support.standin import Fault, Hold, PipelineStandIn
+from tests.support.waiting import wait_for
 
 FAST = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, budget=10.0, connect_timeout=1.0,
                    read_timeout=3.0)
@@ -96,15 +97,6 @@ def aml_request(url: str, body: Any = None) -> PipelineRequest:
 @pytest.fixture
 def request_(standin: PipelineStandIn) -> PipelineRequest:
     return aml_request(standin.published_pipeline_url())
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def submit_error(submitter: Submitter, request: PipelineRequest, deadline: float | None = None) -> SubmitError:
