@@ -47,7 +47,7 @@ from .submitter import SubmitError, SubmitResult
 from .targets import TARGET_KINDS, PipelineRequest, ServiceAnswer, TargetKind, target_kind
 
 HOLDER_POLL_SECONDS = 0.5
-RECORD_MARGIN_SECONDS = 2.0  # for the outcome's conditional write after the last answer, inside the lease
+RECORD_MARGIN_SECONDS = 2.0  # for the outcome's write after the last answer, inside the lease (at most a tenth)
 
 
 class RequestSender(Protocol):
@@ -202,9 +202,12 @@ def within_the_lease(claim: Claim, deadline: float | None) -> float | None:
     while a request is still being sent and, finding no run yet, start a second one. Everything since the claim
     counts (a lookup before the submission, a wait for a request slot); what is left cuts the submission's
     timeouts, and too little sends nothing (the firing is released for the next delivery)."""
-    if claim.entry.lease_until is None:
+    entry = claim.entry
+    if entry.lease_until is None or entry.claimed_at is None:
         return deadline
-    left = (parse_iso(claim.entry.lease_until) - utc_now()).total_seconds() - RECORD_MARGIN_SECONDS
+    lease_until = parse_iso(entry.lease_until)
+    margin = min(RECORD_MARGIN_SECONDS, (lease_until - parse_iso(entry.claimed_at)).total_seconds() / 10)
+    left = (lease_until - utc_now()).total_seconds() - margin
     bound = time.monotonic() + left
     return bound if deadline is None else min(deadline, bound)
 
