@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,11 +34,13 @@ def bare_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.
 
 @pytest.fixture
 def slow_server() -> Iterator[LoopbackServer]:
-    """Answers after 0.2 s, so every thread's request is open at once."""
+    """Answers only once `THREADS` requests have arrived, so every thread's request is open at once (however
+    the threads are scheduled), and each burst needs `THREADS` connections."""
     server = LoopbackServer()
+    all_arrived = threading.Barrier(THREADS)
 
     def answer(_: Request) -> Reply:
-        time.sleep(0.2)
+        all_arrived.wait(60)
         return Reply(200, {"ok": True})
 
     server.route("GET", r"/slow", answer)
@@ -55,8 +56,8 @@ def test_every_thread_of_a_burst_keeps_its_connection(slow_server: LoopbackServe
     barrier = threading.Barrier(THREADS)
 
     def get(_: int) -> int:
-        barrier.wait(10)
-        return session.get(f"{slow_server.base_url}/slow", timeout=10).status_code
+        barrier.wait(60)
+        return session.get(f"{slow_server.base_url}/slow", timeout=60).status_code
 
     def burst() -> list[logging.LogRecord]:
         caplog.clear()

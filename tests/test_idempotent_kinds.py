@@ -24,7 +24,7 @@ from shared.ledger import SUBMITTED
 from tests.support.host import FunctionApp, blob_created_event
 from tests.support.http_server import Request
 from tests.support.kinds import ledger_entry, upload, watch
-from tests.support.standin import WORKSPACE_ID, Fault, PipelineStandIn
+from tests.support.standin import WORKSPACE_ID, Fault, Hold, PipelineStandIn
 from tests.support.worker import Worker
 
 Setter = Callable[[list[Any]], None]
@@ -58,22 +58,25 @@ def test_a_host_killed_after_the_request_leaves_one_run_and_a_submitted_entry(
         monkeypatch.setenv(name, value)
     set_triggers([watch(pipeline(standin), container=container.container_name, folder="")])
     event = blob_created_event(upload(container, "day.csv"))
-    arrived = threading.Event()
+    hold = Hold()
+    held: list[Request] = []
 
-    def create_then_hang(request: Request) -> Fault | None:
-        if arrived.is_set():
+    def create_then_hold(request: Request) -> Fault | None:
+        if held:
             return None
-        arrived.set()
-        return Fault(stall=10.0, create_run=True)  # the run exists; its answer never comes
+        held.append(request)
+        # The run exists before `hold.reached` is set; its answer never reaches the worker.
+        return Fault(create_run=True, hold=hold, drop=True)
 
-    standin.fault_hook = create_then_hang
+    standin.fault_hook = create_then_hold
     worker = Worker()
     delivery = threading.Thread(target=worker.send, args=({"op": "event", "event": event},))
     delivery.start()
     try:
-        assert arrived.wait(30), "the worker never sent its request"
+        assert hold.wait_reached(30), "the worker never sent its request"
     finally:
         worker.kill()
+        hold.release.set()
         delivery.join(10)
     assert worker.process.returncode == -signal.SIGKILL
     assert len(standin.runs) == 1
