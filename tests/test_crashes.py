@@ -28,12 +28,12 @@ from tests.support.triggers import kind_trigger
 from tests.support.worker import Worker
 
 Setter = Callable[[list[Any]], None]
-LEASE_SECONDS = 3.0
+LEASE_SECONDS = 5.0
 SETTINGS = {
     "PIPELINE_CLAIM_LEASE_SECONDS": str(LEASE_SECONDS),  # longer than budget + connect + read (checked)
     "PIPELINE_RETRY_BUDGET_SECONDS": "0.5",
     "PIPELINE_CONNECT_TIMEOUT_SECONDS": "1",
-    "PIPELINE_READ_TIMEOUT_SECONDS": "1",
+    "PIPELINE_READ_TIMEOUT_SECONDS": "3",  # the redelivery's lookup and POST are answered within it, loaded or not
     "PIPELINE_LOOKUP_DELAY_SECONDS": "0.5",
     "PIPELINE_SWEEP_CONCURRENCY": "4",
 }

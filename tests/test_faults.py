@@ -174,8 +174,10 @@ def test_ledger_lost_right_after_the_post_is_resolved_by_the_run_key_lookup(
     """A run accepted but not recorded: once the claim's lease runs out, the next delivery takes the entry
     over, finds the run by its run key and records it; nothing is POSTed again. The `unrecorded` error line
     names the run meanwhile."""
-    for name, value in {"PIPELINE_CLAIM_LEASE_SECONDS": "1.5", "PIPELINE_RETRY_BUDGET_SECONDS": "0.3",
-                        "PIPELINE_CONNECT_TIMEOUT_SECONDS": "0.5", "PIPELINE_READ_TIMEOUT_SECONDS": "0.5",
+    # The POST and the lookup must be answered within the read timeout on a loaded machine; the lease only
+    # has to outlast the longest submission (0.3 + 0.5 + 3 s), the next delivery waits it out.
+    for name, value in {"PIPELINE_CLAIM_LEASE_SECONDS": "4", "PIPELINE_RETRY_BUDGET_SECONDS": "0.3",
+                        "PIPELINE_CONNECT_TIMEOUT_SECONDS": "0.5", "PIPELINE_READ_TIMEOUT_SECONDS": "3",
                         "PIPELINE_LOOKUP_DELAY_SECONDS": "1"}.items():
         monkeypatch.setenv(name, value)
     event = blob_created_event(new_blob(landing))

@@ -28,7 +28,8 @@ from tests.support.standin import WORKSPACE_ID, Fault, Hold, PipelineStandIn
 from tests.support.worker import Worker
 
 Setter = Callable[[list[Any]], None]
-SETTINGS = {"PIPELINE_CLAIM_LEASE_SECONDS": "4", "PIPELINE_READ_TIMEOUT_SECONDS": "1",
+READ_TIMEOUT = 3.0  # a plain answer must come within it on a loaded machine; a stall outlasts it
+SETTINGS = {"PIPELINE_CLAIM_LEASE_SECONDS": "6", "PIPELINE_READ_TIMEOUT_SECONDS": str(READ_TIMEOUT),
             "PIPELINE_CONNECT_TIMEOUT_SECONDS": "1", "PIPELINE_RETRY_BUDGET_SECONDS": "1"}
 KINDS = [
     pytest.param(lambda s: {"kind": "aml_pipeline_job", "endpoint": s.aml_jobs.workspace_url(), "input_name": "raw",
@@ -92,7 +93,7 @@ def test_a_host_killed_after_the_request_leaves_one_run_and_a_submitted_entry(
 
 @pytest.mark.parametrize("fault", [Fault(status=500, create_run=True), Fault(status=502, create_run=True),
                                    Fault(status=504, create_run=True), Fault(drop=True, create_run=True),
-                                   Fault(cut=True, create_run=True), Fault(stall=2.0, create_run=True)],
+                                   Fault(cut=True, create_run=True), Fault(stall=2 * READ_TIMEOUT, create_run=True)],
                          ids=["500", "502", "504", "dropped", "cut", "stalled"])
 @pytest.mark.parametrize("pipeline", KINDS)
 def test_an_answer_lost_after_the_run_was_created_is_resolved_by_re_sending(

@@ -137,7 +137,7 @@ def test_replay_of_an_uncertain_failed_entry_finds_the_run_instead_of_submitting
     set_triggers([kind_trigger("published_pipeline", "aml", container.container_name,
                                standin.url_for("published_pipeline"), "run_key")])
     standin.stall_next(10, create_run=True)
-    monkeypatch.setenv("PIPELINE_READ_TIMEOUT_SECONDS", "1")
+    monkeypatch.setenv("PIPELINE_READ_TIMEOUT_SECONDS", "3")  # the replay's lookup must be answered within it
     blob_function.invoke(upload_event(container, "day.csv"))  # acknowledged: failed, for an operator
     entry = only_entry("day.csv")
     assert entry.state == FAILED and entry.error is not None and entry.error["ambiguous"] is True

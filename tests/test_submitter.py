@@ -471,7 +471,7 @@ def test_a_deadline_stops_a_retry_that_would_end_after_it(
     submitter = make_submitter(RetryPolicy(max_attempts=5, base_delay=0.01, max_delay=0.05, budget=100.0))
     standin.fail_next(429, times=2, retry_after="5")
 
-    error = submit_error(submitter, request_, deadline=time.monotonic() + 3)
+    error = submit_error(submitter, request_, deadline=time.monotonic() + 4.5)  # room for a slow first attempt
 
     assert error.status == 429 and error.transient and error.attempts == 1 and sleeps == []
     assert run_id_of(submitter.submit(request_)) is not None and sleeps == [5.0]  # no deadline: waited, retried
@@ -619,7 +619,7 @@ def test_token_never_appears_in_logs_errors_or_the_ledger(
     caplog.set_level(logging.DEBUG)  # every logger: urllib3, azure-core, azure-identity, ours
     caplog.set_level(logging.DEBUG, logger=SDK_REQUEST_LOGGER)  # quiet by default: its headers are checked too
     # A read timeout a loaded machine's plain answers never reach, a stall past it for the uncertain case.
-    policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, budget=10.0, read_timeout=1.0)
+    policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, budget=10.0, read_timeout=3.0)
     submitter = make_submitter(policy)
     ledger = Ledger(container)
     [trigger] = parse_config(json.dumps([{
@@ -640,9 +640,9 @@ def test_token_never_appears_in_logs_errors_or_the_ledger(
     outcomes.append(fire(trigger, blob("refresh"), ledger=ledger, submitter=submitter, source="test").outcome)
     standin.fail_next(503, times=2, message="busy")
     outcomes.append(fire(trigger, blob("busy"), ledger=ledger, submitter=submitter, source="test").outcome)
-    standin.stall_next(2.0)
+    standin.stall_next(2 * policy.read_timeout)
     outcomes.append(fire(trigger, blob("stall"), ledger=ledger, submitter=submitter, source="test").outcome)
-    assert wait_for(lambda: len(standin.runs) == 3)  # the stalled request's run lands late, within this test
+    assert wait_for(lambda: len(standin.runs) == 3, timeout=30)  # the stalled request's run lands late, in this test
     identity.revoke_all()
     standin.fail_next(401, times=2)
     outcomes.append(fire(trigger, blob("401"), ledger=ledger, submitter=submitter, source="test").outcome)

@@ -253,12 +253,17 @@ def test_a_claim_is_taken_only_when_a_request_slot_is_free(
     watched: ContainerClient, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each POST leaves its claim at least the longest submission to run: a blob waiting for a request slot
-    behind a slow one holds no claim meanwhile, so the lease cannot run out while it waits (#12.3)."""
+    behind a slow one holds no claim meanwhile, so the lease cannot run out while it waits (#12.3).
+
+    A claim taken while the slow one stalls would have at most lease - stall = 8 s left, under `longest`; one taken
+    when its slot is free has the lease less the time from claim to POST, which may take up to 4 s on a loaded
+    machine. The stall stays 3 s inside the read timeout, so its late answer still counts."""
+    stall = 5.0
     for name, value in {"PIPELINE_SWEEP_CONCURRENCY": "1", "PIPELINE_RETRY_BUDGET_SECONDS": "0.5",
-                        "PIPELINE_CONNECT_TIMEOUT_SECONDS": "0.5", "PIPELINE_READ_TIMEOUT_SECONDS": "4",
-                        "PIPELINE_CLAIM_LEASE_SECONDS": "7"}.items():
+                        "PIPELINE_CONNECT_TIMEOUT_SECONDS": "0.5", "PIPELINE_READ_TIMEOUT_SECONDS": "8",
+                        "PIPELINE_CLAIM_LEASE_SECONDS": "13"}.items():
         monkeypatch.setenv(name, value)
-    longest = 0.5 + 0.5 + 4
+    longest = 0.5 + 0.5 + 8
     run_sweep()
     upload(watched, "incoming/a.csv")
     upload(watched, "incoming/b.csv")
@@ -269,7 +274,7 @@ def test_a_claim_is_taken_only_when_a_request_slot_is_free(
         blob = request.json()["DataPathAssignments"]["input_datapath"]["RelativePath"]
         [entry] = [e for e in ledger.entries() if e.firing["blob"] == blob]
         lease_left[blob] = (parse_iso(entry.lease_until or "") - utc_now()).total_seconds()
-        return Fault(stall=3.0, create_run=True) if len(lease_left) == 1 else None
+        return Fault(stall=stall, create_run=True) if len(lease_left) == 1 else None
 
     standin.fault_hook = first_one_slow
     report = run_sweep()
