@@ -16,12 +16,11 @@ from datetime import datetime, timedelta
 from .checkpoints import StateStore
 from .clock import parse_iso
 from .config import BridgeConfig, Trigger
-from .ledger import CLAIMED, FAILED, RELEASED, UNCERTAIN
+from .ledger import CLAIMED, FAILED, RETRY_STALLED, stalled
 from .ledger_index import IndexRow, is_uncertain_error
 from .schedules import latest_slot
 
 TICK_GRACE = timedelta(minutes=2)  # a tick runs every minute; allow one late tick before calling it behind
-RETRY_STALLED = timedelta(hours=1)  # a released entry nobody retried for this long has no one retrying it
 WATERMARK_HELD = timedelta(hours=1)  # beyond the polling interval, a watermark this far back is stuck
 
 
@@ -55,7 +54,7 @@ def ledger_health(rows: Iterable[IndexRow], now: datetime) -> dict[str, TriggerH
         health.counts[row.state] += 1
         if row.state == CLAIMED and row.lease_until and parse_iso(row.lease_until) <= now:
             health.stale_claims += 1
-        if row.state in (RELEASED, UNCERTAIN) and parse_iso(row.updated_at) < now - RETRY_STALLED:
+        if stalled(row.state, row.updated_at, now):
             health.stalled_retries += 1
         if is_uncertain(row):
             health.uncertain += 1
@@ -114,7 +113,8 @@ def ledger_attention(health: TriggerHealth) -> None:
     if health.stalled_retries:
         health.attention.append(f"{health.stalled_retries} released or uncertain entries not retried for over "
                                 f"{RETRY_STALLED.seconds // 3600} h: nothing is retrying them (events expired, "
-                                f"no polling?): `python -m shared sweep {name}` or replay")
+                                f"no polling?): `python -m shared replay --stalled --trigger {name}` (uncertain "
+                                "ones are looked up by their run key first)")
 
 
 def assess(config: BridgeConfig, rows: Iterable[IndexRow], store: StateStore, now: datetime,

@@ -36,6 +36,7 @@ from .ledger_index import index_metadata, index_tags
 from .settings import float_setting, get_setting
 
 CLAIMED, SUBMITTED, RELEASED, UNCERTAIN, FAILED = "claimed", "submitted", "released", "uncertain", "failed"
+RETRY_STALLED = timedelta(hours=1)  # a released or uncertain entry nobody retried for this long has no one retrying it
 DEFAULT_CONTAINER = "pipeline-bridge-ledger"
 RUNS_PREFIX = "runs/"
 _ensured_containers: set[str] = set()
@@ -93,6 +94,12 @@ class LedgerEntry:
         raw = json.loads(data)
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+def stalled(state: str, updated_at: str | None, now: datetime) -> bool:
+    """A released or uncertain entry that nothing has retried (or looked up) for `RETRY_STALLED`: its events
+    expired, or were acknowledged while its trigger was disabled, and no sweep lists it. An operator replays it."""
+    return state in (RELEASED, UNCERTAIN) and updated_at is not None and parse_iso(updated_at) < now - RETRY_STALLED
 
 
 @dataclass(frozen=True)
@@ -315,13 +322,14 @@ class Ledger:
             return found[0].state if found is not None else entry.state
         return entry.state
 
-    def reopen(self, entry: LedgerEntry) -> Claim | Refusal:
-        """Claim a `failed` entry for an operator's replay; anything else is refused."""
+    def reopen(self, entry: LedgerEntry, include_stalled: bool = False) -> Claim | Refusal:
+        """Claim a `failed` entry for an operator's replay (`include_stalled`: or a `stalled` one, judged as read
+        now: a redelivery may have settled it since it was listed); anything else is refused."""
         found = self.read(entry.blob_name)
         if found is None:
             raise KeyError(f"ledger entry {entry.key} no longer exists")
         current, record_etag = found
-        if current.state != FAILED:
+        if current.state != FAILED and not (include_stalled and stalled(current.state, current.updated_at, utc_now())):
             return Refusal(current.state, current)
         if current.uncertain_at is None and (current.error or {}).get("ambiguous"):  # recorded before run keys
             current.uncertain_at = current.updated_at

@@ -7,7 +7,8 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,12 +18,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from azure.storage.blob import ContainerClient
 
+from shared import dispatch as dispatch_module
+from shared import ledger as ledger_module
 from shared import submitter as submitter_module
 from shared.checkpoints import StateStore
 from shared.cli import main
 from shared.cli.terminal import Progress
 from shared.event_path import RetryLaterError
-from shared.ledger import FAILED, RELEASED, SUBMITTED, Ledger, LedgerEntry
+from shared.ledger import FAILED, RELEASED, SUBMITTED, UNCERTAIN, Ledger, LedgerEntry
 from shared.run_keys import run_key_for
 from tests.support.azurite import ACCOUNT_KEY, Azurite
 from tests.support.host import blob_created_event, load_function
@@ -637,6 +640,67 @@ def test_a_replay_that_fails_transiently_stays_replayable(
     assert ledger_entries()["incoming/a.csv"].state == FAILED  # not released: nothing else would retry it
     second = cli("replay", "--failed", "--yes")
     assert second.code == 0 and len(standin.runs) == 1
+
+
+@contextmanager
+def bridge_clock_at(moment: datetime) -> Iterator[None]:
+    """The bridge records as if it were `moment` (the records' times), as an outage long ago left them."""
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (ledger_module, dispatch_module):
+            patch.setattr(module, "utc_now", lambda: moment)
+        yield
+
+
+def test_a_released_entry_nothing_retries_is_replayed_once_it_has_stalled(
+    cli: Callable[..., Result], landing: ContainerClient, standin: PipelineStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events only: Event Grid gave up on an event whose every delivery met a busy service (24 h), so nothing
+    retries the released entry. `status` says so and names the command that settles it; that command works."""
+    monkeypatch.setenv("PIPELINE_MAX_ATTEMPTS", "1")
+    upload(landing, "incoming/busy.csv")
+    standin.fail_next(503)
+    with bridge_clock_at(datetime.now(UTC) - timedelta(hours=25)), pytest.raises(RetryLaterError):
+        deliver(landing, "incoming/busy.csv")
+    fresh_upload = "incoming/fresh.csv"
+    upload(landing, fresh_upload)
+    standin.fail_next(503)
+    with pytest.raises(RetryLaterError):
+        deliver(landing, fresh_upload)  # released a moment ago: its own redelivery retries it
+    entries = ledger_entries()
+    assert entries["incoming/busy.csv"].state == entries[fresh_upload].state == RELEASED
+
+    status = json.loads(cli("status", "--json").out)
+    [hint] = [line for line in status["needs_operator"] if "not retried for over" in line]
+    assert "`python -m shared replay --stalled --trigger landing`" in hint
+    fresh = cli("replay", entries[fresh_upload].key[:10], "--yes")
+    assert fresh.code == 1 and "the next event delivery or sweep retries it" in fresh.err
+
+    replayed = cli("replay", "--stalled", "--trigger", "landing", "--yes")
+
+    assert replayed.code == 0, replayed.out + replayed.err
+    assert len(standin.runs) == 1
+    after = ledger_entries()
+    assert (after["incoming/busy.csv"].state, after["incoming/busy.csv"].run_id) == (SUBMITTED, standin.runs[0].run_id)
+    assert after[fresh_upload].state == RELEASED  # not stalled: left to its redelivery
+    assert cli("replay", "--stalled", "--yes").out.startswith("no stalled entries")
+
+
+def test_a_stalled_uncertain_entry_is_looked_up_by_its_run_key_not_sent_again(
+    cli: Callable[..., Result], landing: ContainerClient, standin: PipelineStandIn
+) -> None:
+    upload(landing, "incoming/accepted.csv")
+    standin.fail_next(502, create_run=True)  # the run exists; its answer was lost
+    with bridge_clock_at(datetime.now(UTC) - timedelta(hours=2)), pytest.raises(RetryLaterError):
+        deliver(landing, "incoming/accepted.csv")
+    [entry] = ledger_entries().values()
+    assert entry.state == UNCERTAIN and len(standin.runs) == 1
+
+    replayed = cli("replay", entry.key[:10], "--yes")
+
+    assert replayed.code == 0, replayed.out + replayed.err
+    assert len(standin.runs) == 1  # found by its run key, nothing sent
+    after = ledger_entries()["incoming/accepted.csv"]
+    assert (after.state, after.run_id, after.resolved_by) == (SUBMITTED, standin.runs[0].run_id, "lookup")
 
 
 # -- pipeline-status ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """`replay`: resubmit failed ledger entries once their cause is fixed, through the ledger.
 
-`Ledger.reopen` claims only a `failed` entry, so a submitted one is never replayed and two operators
-replaying at once submit once. The stored request is sent as it was, unless `--rebuild` builds it
+`Ledger.reopen` claims only a `failed` entry, or a stalled one (released or uncertain, and nothing retried it
+for an hour: its events expired and no sweep lists it), so a submitted one is never replayed and two
+operators replaying at once submit once. The stored request is sent as it was, unless `--rebuild` builds it
 from the current configuration (when the fix was a configuration change). The request is prepared
 before the entry is claimed, so a request that cannot be built never strands a claim.
 
@@ -15,10 +16,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from ..clock import utc_now
 from ..config import BridgeConfig, ConfigError, load_config
 from ..dispatch import FiringResult, Outcome, build_request, submit_claimed
 from ..firing import BlobVersion, Firing, firing_from_record
-from ..ledger import CLAIMED, FAILED, RELEASED, SUBMITTED, UNCERTAIN, Ledger, LedgerEntry, Refusal
+from ..ledger import (
+    CLAIMED,
+    FAILED,
+    RELEASED,
+    RETRY_STALLED,
+    SUBMITTED,
+    UNCERTAIN,
+    Ledger,
+    LedgerEntry,
+    Refusal,
+    stalled,
+)
 from ..ledger_listing import LedgerListing
 from ..listing import watched_container
 from ..submitter import shared_submitter
@@ -28,17 +41,23 @@ from .errors import USAGE, CliError, find_trigger, ledger_storage, storage_error
 from .parsing import add_command, add_yes_option
 from .terminal import Progress, confirm
 
+STALLED_HOURS = int(RETRY_STALLED.total_seconds() // 3600)
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
         commands, "replay", "resubmit failed entries after the cause is fixed",
-        "Resubmit failed ledger entries through the ledger: one entry by key (at least 8 characters of it) or every "
-        "failed entry (--failed, optionally of one --trigger). A replay that succeeds is recorded as submitted; a "
-        "submitted entry is never replayed.", run)
+        "Resubmit failed ledger entries through the ledger: one entry by key (at least 8 characters of it), every "
+        "failed entry (--failed), or every stalled one (--stalled), optionally of one --trigger. A replay that "
+        "succeeds is recorded as submitted; a submitted entry is never replayed.", run)
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("key", nargs="?", metavar="ID", help="the entry's key or a prefix of it (8+ characters)")
     which.add_argument("--failed", action="store_true",
-                       help="every entry in state failed (released ones are retried by the bridge itself)")
+                       help="every entry in state failed (released ones are retried by the bridge itself; but see "
+                            "--stalled)")
+    which.add_argument("--stalled", action="store_true",
+                       help=f"every released or uncertain entry nothing has retried for {STALLED_HOURS} h (its "
+                            "events expired and no sweep lists it); uncertain ones are looked up first")
     parser.add_argument("--trigger", help="only this trigger's entries")
     parser.add_argument("--rebuild", action="store_true",
                         help="build the request from the current configuration instead of the stored one")
@@ -48,10 +67,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     ledger = Ledger.from_settings()
     with storage_errors(ledger_storage()):
-        entries = [entry_by_key(ledger, args.key, args.trigger)] if args.key else \
-            list(ledger.entries(args.trigger, {FAILED}))
+        entries = [entry_by_key(ledger, args.key, args.trigger)] if args.key else listed(ledger, args)
     if not entries:
-        print("no failed entries: nothing to replay")
+        print(f"no {'stalled' if args.stalled else 'failed'} entries: nothing to replay")
         return 0
     config = load_config() if args.rebuild else None
     requests = [prepare(entry, config) for entry in entries]
@@ -75,6 +93,14 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(isinstance(r, FiringResult) and r.outcome is Outcome.SUBMITTED for r in results) else 1
 
 
+def listed(ledger: Ledger, args: argparse.Namespace) -> list[LedgerEntry]:
+    if not args.stalled:
+        return list(ledger.entries(args.trigger, {FAILED}))
+    now = utc_now()
+    return [entry for entry in ledger.entries(args.trigger, {RELEASED, UNCERTAIN})
+            if stalled(entry.state, entry.updated_at, now)]
+
+
 def entry_by_key(ledger: Ledger, prefix: str, trigger: str | None) -> LedgerEntry:
     if len(prefix) < MIN_PREFIX:
         raise CliError(f"give at least {MIN_PREFIX} characters of the key (see `history`); got {prefix!r}", USAGE)
@@ -89,14 +115,14 @@ def entry_by_key(ledger: Ledger, prefix: str, trigger: str | None) -> LedgerEntr
     entry = listing.entry(matches[0]) if matches else None
     if entry is None:
         raise CliError(f"no ledger entry has a key starting {prefix!r}")
-    if entry.state != FAILED:
+    if entry.state != FAILED and not stalled(entry.state, entry.updated_at, utc_now()):
         why = {SUBMITTED: f"it already started run {entry.run_id}",
                RELEASED: "a transient failure: the next event delivery or sweep retries it",
                CLAIMED: "a submission is under way",
                UNCERTAIN: "the service may have started a run: the next event delivery or sweep looks it up by its "
                           "run key"}.get(entry.state, "")
-        raise CliError(f"entry {entry.key[:SHORT_KEY]} is {entry.state} ({why}), not failed: only failed entries "
-                       "are replayed")
+        raise CliError(f"entry {entry.key[:SHORT_KEY]} is {entry.state} ({why}), not failed: only failed entries, "
+                       f"and released or uncertain ones nothing has retried for {STALLED_HOURS} h, are replayed")
     return entry
 
 
@@ -130,7 +156,7 @@ def prepare(entry: LedgerEntry, config: BridgeConfig | None) -> tuple[Firing, Pi
 
 
 def replay_one(ledger: Ledger, entry: LedgerEntry, firing: Firing, request: PipelineRequest) -> FiringResult | Refusal:
-    claim = ledger.reopen(entry)
+    claim = ledger.reopen(entry, include_stalled=True)
     if isinstance(claim, Refusal):
         return claim
     claim.entry.request = request.to_json()  # what is recorded is what was sent
