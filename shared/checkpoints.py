@@ -16,6 +16,16 @@ from azure.storage.blob import ContainerClient
 STATE_PREFIX = "state/"
 
 
+def schedule_state(trigger: str) -> str:
+    """The name of a schedule's state document: its anchor, the last slot fired and the pending ones."""
+    return f"schedule/{trigger}"
+
+
+def sweep_state(trigger: str) -> str:
+    """The name of a watch trigger's sweep document: its watermark and checkpoint."""
+    return f"sweep/{trigger}"
+
+
 class StateStore:
     def __init__(self, container: ContainerClient) -> None:
         self.container = container

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .checkpoints import StateStore
+from .checkpoints import StateStore, schedule_state, sweep_state
 from .clock import parse_iso
 from .config import BridgeConfig, Trigger
-from .ledger import CLAIMED, FAILED, RETRY_STALLED, stalled
+from .ledger import CLAIMED, FAILED, STALLED_HOURS, stalled
 from .ledger_index import IndexRow, is_uncertain_error
 from .schedules import latest_slot
 
@@ -70,7 +70,7 @@ def sweep_health(health: TriggerHealth, trigger: Trigger, store: StateStore, now
     assert watch is not None
     if watch.polling_interval == 0:
         return
-    state, _ = store.read(f"sweep/{trigger.name}")
+    state, _ = store.read(sweep_state(trigger.name))
     health.last_sweep, health.watermark = state.get("last_sweep_at"), state.get("watermark")
     if not trigger.active or timer_disabled or state.get("paused") or not health.last_sweep:
         return
@@ -88,7 +88,7 @@ def schedule_health(health: TriggerHealth, trigger: Trigger, store: StateStore, 
     schedule = trigger.schedule
     assert schedule is not None
     health.next_slot = next_slot
-    state, _ = store.read(f"schedule/{trigger.name}")
+    state, _ = store.read(schedule_state(trigger.name))
     health.last_slot = state.get("last_slot")
     if not trigger.active or timer_disabled or not state.get("anchor") or state.get("paused"):
         return
@@ -112,7 +112,7 @@ def ledger_attention(health: TriggerHealth) -> None:
                                 "submission): the next delivery or sweep takes them over; check for duplicate runs")
     if health.stalled_retries:
         health.attention.append(f"{health.stalled_retries} released or uncertain entries not retried for over "
-                                f"{RETRY_STALLED.seconds // 3600} h: nothing is retrying them (events expired, "
+                                f"{STALLED_HOURS} h: nothing is retrying them (events expired, "
                                 f"no polling?): `python -m shared replay --stalled --trigger {name}` (uncertain "
                                 "ones are looked up by their run key first)")
 

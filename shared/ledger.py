@@ -36,7 +36,8 @@ from .ledger_index import index_metadata, index_tags
 from .settings import float_setting, get_setting
 
 CLAIMED, SUBMITTED, RELEASED, UNCERTAIN, FAILED = "claimed", "submitted", "released", "uncertain", "failed"
-RETRY_STALLED = timedelta(hours=1)  # a released or uncertain entry nobody retried for this long has no one retrying it
+STALLED_HOURS = 1  # a released or uncertain entry nobody retried for this long has no one retrying it
+RETRY_STALLED = timedelta(hours=STALLED_HOURS)
 DEFAULT_CONTAINER = "pipeline-bridge-ledger"
 RUNS_PREFIX = "runs/"
 _ensured_containers: set[str] = set()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .checkpoints import StateStore
+from .checkpoints import StateStore, sweep_state
 from .clock import iso, parse_iso
 
 OVERLAP = timedelta(seconds=1)  # the Date header already rounds down; this covers clock skew
@@ -30,7 +30,7 @@ class SweepState:
 
     @classmethod
     def read(cls, store: StateStore, trigger: str) -> SweepState:
-        name = f"sweep/{trigger}"
+        name = sweep_state(trigger)
         document, etag = store.read(name)
         return cls(store, name, document, etag)
 

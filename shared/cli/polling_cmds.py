@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..backfill import backfill, count_backfill
+from ..checkpoints import sweep_state
 from ..runtime import current_runtime
 from ..sweep import sweep_trigger
 from ..sweep_report import SweepReport
@@ -59,7 +60,7 @@ def run_backfill(args: argparse.Namespace) -> int:
         raise CliError(f"trigger {trigger.name!r} is Disabled: set its status to Active before a backfill")
     store = runtime.state
     with storage_errors(ledger_storage(), watch_storage(trigger)):
-        watermark = store.read(f"sweep/{trigger.name}")[0].get("watermark")
+        watermark = store.read(sweep_state(trigger.name))[0].get("watermark")
         count = count_backfill(trigger, store, runtime.ledger)
     since = f"before the watermark {watermark}" if watermark else "(no sweep has run yet, so no watermark: all of them)"
     new = count.blobs - count.recorded

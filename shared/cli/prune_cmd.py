@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..checkpoints import StateStore
+from ..checkpoints import StateStore, sweep_state
 from ..clock import iso, parse_iso, utc_now
 from ..config import BridgeConfig, Trigger, load_config
 from ..firing import firing_from_record
@@ -138,7 +138,7 @@ def sweep_floors(config: BridgeConfig, store: StateStore) -> dict[str, datetime]
     for trigger in config.triggers:
         if trigger.watch is None or trigger.watch.polling_interval == 0:
             continue
-        state, _ = store.read(f"sweep/{trigger.name}")
+        state, _ = store.read(sweep_state(trigger.name))
         if state.get("paused"):
             continue  # re-enabling starts from a fresh watermark
         if state.get("watermark"):

@@ -24,7 +24,7 @@ from ..ledger import (
     CLAIMED,
     FAILED,
     RELEASED,
-    RETRY_STALLED,
+    STALLED_HOURS,
     SUBMITTED,
     UNCERTAIN,
     Ledger,
@@ -40,8 +40,6 @@ from .entries import MIN_PREFIX, SHORT_KEY, entries_table, error_text, subject
 from .errors import USAGE, CliError, find_trigger, ledger_storage, storage_errors
 from .parsing import add_command, add_yes_option
 from .terminal import Progress, confirm
-
-STALLED_HOURS = int(RETRY_STALLED.total_seconds() // 3600)
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from ..checkpoints import StateStore
+from ..checkpoints import StateStore, schedule_state
 from ..clock import parse_iso
 from ..config import Schedule, Trigger
 from ..ledger import Ledger
@@ -26,7 +26,7 @@ def read_only_state() -> StateStore:
 def schedule_anchor(store: StateStore | None, trigger: Trigger) -> datetime | None:
     if store is None:
         return None
-    state, _ = store.read(f"schedule/{trigger.name}")
+    state, _ = store.read(schedule_state(trigger.name))
     return parse_iso(str(state["anchor"])) if state.get("anchor") else None
 
 
